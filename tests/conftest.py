@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write dedented files under tmp_path: write({"app/views.py": "..."})."""
+
+    def _write(files: dict[str, str]) -> Path:
+        for name, text in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return tmp_path
+
+    return _write
+
+
+DISPATCH_IN_ATOMIC = """
+from django.db import transaction
+from .tasks import send_receipt
+
+
+def place_order(order):
+    with transaction.atomic():
+        order.save()
+        send_receipt.delay(order.pk)
+"""

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from txlint.discovery import DEFAULT_EXCLUDES, discover, parse_gitignore
+
+
+def names(root: Path, **kwargs) -> list[str]:
+    return sorted(os.path.relpath(p, root) for p in discover([str(root)], **kwargs))
+
+
+def test_walks_python_files_and_skips_default_excludes(write) -> None:
+    root = write(
+        {
+            "app/views.py": "",
+            "app/readme.txt": "",
+            ".venv/lib/site.py": "",
+            "node_modules/x/y.py": "",
+            "build/lib/app.py": "",
+            "app/migrations/0001_initial.py": "",
+        }
+    )
+    assert names(root) == ["app/migrations/0001_initial.py", "app/views.py"]
+
+
+def test_extend_exclude_skips_migrations(write) -> None:
+    root = write({"app/views.py": "", "app/migrations/0001_initial.py": ""})
+    assert names(root, excludes=(*DEFAULT_EXCLUDES, "migrations")) == ["app/views.py"]
+
+
+def test_gitignore_patterns_are_honoured(write) -> None:
+    root = write(
+        {
+            ".gitignore": "generated/\n*_pb2.py\n/local_settings.py\n!keep_pb2.py\n",
+            "generated/models.py": "",
+            "app/api_pb2.py": "",
+            "app/keep_pb2.py": "",
+            "local_settings.py": "",
+            "app/local_settings.py": "",
+            "app/views.py": "",
+        }
+    )
+    assert names(root) == ["app/keep_pb2.py", "app/local_settings.py", "app/views.py"]
+
+
+def test_nested_gitignore_applies_below_its_folder(write) -> None:
+    root = write({"app/.gitignore": "snapshots/\n", "app/snapshots/a.py": "", "snapshots/b.py": ""})
+    assert names(root) == ["snapshots/b.py"]
+
+
+def test_gitignore_of_enclosing_repository_applies(write) -> None:
+    root = write({".gitignore": "vendored/\n", "src/vendored/lib.py": "", "src/app.py": ""})
+    (root / ".git").mkdir()
+    assert sorted(os.path.relpath(p, root) for p in discover([str(root / "src")])) == ["src/app.py"]
+
+
+def test_gitignore_can_be_disregarded(write) -> None:
+    root = write({".gitignore": "*.py\n", "app.py": ""})
+    assert names(root) == []
+    assert names(root, respect_gitignore=False) == ["app.py"]
+
+
+def test_named_file_is_checked_even_if_excluded(write) -> None:
+    root = write({"build/setup_helpers.py": ""})
+    target = str(root / "build/setup_helpers.py")
+    assert list(discover([target])) == [target]
+
+
+def test_double_star_and_character_classes() -> None:
+    [double, klass] = parse_gitignore("docs/**/gen_*.py\nv[0-9].py\n")
+    assert double.regex.match("docs/a/b/gen_x.py") and double.regex.match("docs/gen_x.py")
+    assert klass.regex.match("pkg/v1.py") and not klass.regex.match("pkg/vx.py")
+
+
+def test_comments_and_blank_lines_are_not_patterns() -> None:
+    assert parse_gitignore("# comment\n\n   \n") == []

@@ -1,0 +1,74 @@
+"""The plugin is a thin adapter: flake8 and the CLI print the same findings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import DISPATCH_IN_ATOMIC
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flake8", "--isolated", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def txlint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "txlint.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_plugin_is_registered_with_flake8() -> None:
+    result = subprocess.run([sys.executable, "-m", "flake8", "--version"], capture_output=True, text=True)
+    assert "txlint" in result.stdout
+
+
+def test_flake8_and_cli_agree_on_fixtures() -> None:
+    from_flake8 = flake8("--select", "TXL", "fixtures/", cwd=REPO)
+    from_cli = txlint("fixtures/", cwd=REPO)
+    assert from_flake8.returncode == from_cli.returncode == 1
+    assert sorted(from_flake8.stdout.splitlines()) == sorted(from_cli.stdout.splitlines())
+    assert len(from_cli.stdout.splitlines()) >= 10
+
+
+def test_flake8_noqa_silences_plugin_findings(write) -> None:
+    source = DISPATCH_IN_ATOMIC.replace("send_receipt.delay(order.pk)", "send_receipt.delay(order.pk)  # noqa: TXL101")
+    root = write({"app/services.py": source})
+    assert flake8("--select", "TXL", ".", cwd=root).stdout == ""
+
+
+def test_flake8_format_option_applies_to_plugin_findings(write) -> None:
+    root = write({"app/services.py": DISPATCH_IN_ATOMIC})
+    result = flake8("--select", "TXL", "--format", "%(code)s@%(row)d", ".", cwd=root)
+    assert result.stdout.strip() == "TXL101@8"
+
+
+def test_flake8_option_adds_dispatchers(write) -> None:
+    source = """
+    from django.db import transaction
+    from core.jobs import run_later
+
+    def view(request):
+        with transaction.atomic():
+            run_later(1)
+    """
+    root = write({"api.py": source})
+    assert flake8("--select", "TXL", ".", cwd=root).stdout == ""
+    result = flake8("--select", "TXL", "--txlint-dispatchers", "core.jobs.run_later", ".", cwd=root)
+    assert "TXL101 `run_later()` dispatches a job" in result.stdout
+
+
+def test_plugin_run_yields_flake8_tuples_in_process(tmp_path) -> None:
+    import ast
+
+    from txlint.flake8_plugin import Flake8Plugin
+
+    source = DISPATCH_IN_ATOMIC.lstrip("\n")
+    path = tmp_path / "services.py"
+    path.write_text(source)
+    Flake8Plugin.parse_options(type("Options", (), {"txlint_dispatchers": [], "txlint_atomic_contexts": [], "txlint_read_only_databases": []})())
+    plugin = Flake8Plugin(ast.parse(source), str(path), source.splitlines(keepends=True))
+    [(line, column, text, kind)] = list(plugin.run())
+    assert (line, column, kind) == (8, 8, Flake8Plugin)
+    assert text.startswith("TXL101 `send_receipt.delay()`")

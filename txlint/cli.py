@@ -1,0 +1,251 @@
+"""`txlint [PATHS]`: the command-line adapter. It owns all file access and all output.
+
+Exit status: 0 nothing found, 1 findings (or files that could not be read or parsed),
+2 usage, configuration or internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import io
+import json
+import os
+import stat
+import sys
+import tempfile
+import tokenize
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from txlint import __version__
+from txlint.config import Config, ConfigError, config_for_file, with_overrides
+from txlint.diagnostics import Diagnostic, FixSafety
+from txlint.discovery import DEFAULT_EXCLUDES, discover
+from txlint.engine import PARSE_ERROR, SourceFile, analyse, fix_source
+from txlint.paths import module_name_for
+from txlint.registry import all_rules, rule_for, selected_rules
+from txlint.rule import Rule
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class FileReport:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    fixes_applied: int = 0
+    diff: str = ""
+    error: str | None = None
+
+
+def _codes(value: str) -> list[str]:
+    return [code.strip().upper() for code in value.split(",") if code.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="txlint",
+        description="Find transaction-safety bugs in Django code: jobs dispatched before the commit, "
+        "swallowed database errors, closures over loop variables.",
+    )
+    parser.add_argument("paths", nargs="*", help="files or folders to check (default: .)")
+    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to report (replaces the default)")
+    parser.add_argument("--extend-select", type=_codes, help="codes or prefixes to report in addition")
+    parser.add_argument("--ignore", type=_codes, help="codes or prefixes not to report")
+    parser.add_argument("--strict", action="store_true", default=None, help="also run the opt-in rules")
+    parser.add_argument("--exclude", type=lambda v: [p for p in v.split(",") if p], help="patterns to skip (replaces the defaults)")
+    parser.add_argument("--extend-exclude", type=lambda v: [p for p in v.split(",") if p], help="patterns to skip in addition")
+    parser.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None)
+    parser.add_argument("--disable-noqa", action="store_true", help="report findings on `# noqa` lines too")
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes")
+    parser.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, apply unsafe fixes too")
+    parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
+    parser.add_argument("--version", action="version", version=f"txlint {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_rules:
+        print(_rule_table())
+        return EXIT_CLEAN
+    if args.explain:
+        rule = rule_for(args.explain)
+        if rule is None:
+            print(f"txlint: error: unknown rule code {args.explain!r}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"# {rule.code} {rule.summary} ({rule.name})\n\n{rule.documentation()}")
+        return EXIT_CLEAN
+    try:
+        return _run(args)
+    except ConfigError as error:
+        print(f"txlint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _rule_table() -> str:
+    rows = []
+    for rule in all_rules():
+        fix = rule.fix_safety.value if rule.fix_safety else "none"
+        default = "opt-in" if rule.opt_in else "default"
+        rows.append(f"{rule.code}  {rule.name:<36} {default:<8} fix: {fix:<7} {rule.summary}")
+    return "\n".join(rows)
+
+
+def _run(args: argparse.Namespace) -> int:
+    paths = args.paths or ["."]
+    missing = [path for path in paths if not os.path.exists(path)]
+    for path in missing:
+        print(f"txlint: error: {path}: no such file or directory", file=sys.stderr)
+    base = _effective_config(config_for_file(os.path.join(os.getcwd(), "-")), args)
+    excludes = [*(base.exclude if base.exclude is not None else DEFAULT_EXCLUDES), *base.extend_exclude]
+    files = sorted(set(discover([p for p in paths if os.path.exists(p)], excludes, base.respect_gitignore)))
+    reports = [_check_file(path, args) for path in files]
+    _print_reports(reports, args)
+    internal_errors = [report for report in reports if report.error]
+    for report in internal_errors:
+        print(f"txlint: error: {report.path}: {report.error}", file=sys.stderr)
+    if missing or internal_errors:
+        return EXIT_ERROR
+    if args.diff:
+        return EXIT_FINDINGS if any(report.diff for report in reports) else EXIT_CLEAN
+    return EXIT_FINDINGS if any(report.diagnostics for report in reports) else EXIT_CLEAN
+
+
+def _effective_config(config: Config, args: argparse.Namespace) -> Config:
+    return with_overrides(
+        config,
+        select=tuple(args.select) if args.select else None,
+        ignore=tuple(args.ignore) if args.ignore else None,
+        extend_select=tuple(args.extend_select) if args.extend_select else None,
+        strict=args.strict,
+        exclude=tuple(args.exclude) if args.exclude is not None else None,
+        extend_exclude=tuple(args.extend_exclude) if args.extend_exclude else None,
+        respect_gitignore=args.respect_gitignore,
+    )
+
+
+@lru_cache(maxsize=64)
+def _rules(select: tuple[str, ...], ignore: tuple[str, ...], extend: tuple[str, ...], strict: bool) -> tuple[Rule, ...]:
+    return tuple(rule() for rule in selected_rules(select, ignore, extend, strict))
+
+
+def read_source(path: str) -> tuple[bytes, str, str]:
+    """The file's bytes, its text and the encoding to write it back with (PEP 263, BOM)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data, data.decode(encoding), encoding
+
+
+def _check_file(path: str, args: argparse.Namespace) -> FileReport:
+    report = FileReport(path)
+    try:
+        config = _effective_config(config_for_file(path), args)
+        rules = _rules(config.select, config.ignore, config.extend_select, config.strict)
+        try:
+            original, source, encoding = read_source(path)
+        except OSError as error:
+            report.diagnostics = [_file_error(f"cannot read file: {error.strerror or error}")]
+            return report
+        except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+            report.diagnostics = [_file_error(f"cannot decode file: {error}")]
+            return report
+        module_name, is_package = module_name_for(path)
+        source_file = SourceFile(path, module_name, is_package)
+        respect_noqa = not args.disable_noqa
+        if args.fix or args.diff:
+            result = fix_source(source, rules, source_file, config.settings, args.unsafe_fixes, respect_noqa)
+            report.diagnostics = result.remaining
+            if result.source != source:
+                report.fixes_applied = result.applied
+                if args.diff:
+                    report.diff = "".join(
+                        difflib.unified_diff(
+                            source.splitlines(keepends=True), result.source.splitlines(keepends=True), path, path
+                        )
+                    )
+                else:
+                    _write_atomically(path, result.source.encode(encoding), original)
+        else:
+            report.diagnostics = analyse(source, rules, source_file, config.settings, respect_noqa).diagnostics
+    except Exception as error:  # one broken file must not stop the run
+        report.error = f"internal error: {type(error).__name__}: {error}"
+    return report
+
+
+def _file_error(message: str) -> Diagnostic:
+    return Diagnostic(PARSE_ERROR, message, 1, 0, 1, 0)
+
+
+class ConcurrentModification(Exception):
+    pass
+
+
+def _write_atomically(path: str, data: bytes, original: bytes) -> None:
+    """Replace the file in one rename, keeping its mode; never over someone else's edit."""
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".txlint-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        with open(path, "rb") as handle:
+            if handle.read() != original:
+                raise ConcurrentModification("the file changed while txlint was fixing it; not written")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _print_reports(reports: list[FileReport], args: argparse.Namespace) -> None:
+    diagnostics = [(report.path, d) for report in reports for d in report.diagnostics]
+    if args.diff:
+        sys.stdout.write("".join(report.diff for report in reports))
+    elif args.format == "json":
+        print(json.dumps([_as_json(path, d) for path, d in diagnostics], indent=2))
+    else:
+        for path, d in diagnostics:
+            print(f"{path}:{d.line}:{d.column + 1}: {d.code} {d.message}")
+    if args.fix or args.diff:
+        print(_fix_summary(reports, args), file=sys.stderr)
+
+
+def _as_json(path: str, d: Diagnostic) -> dict[str, object]:
+    return {
+        "code": d.code,
+        "message": d.message,
+        "path": path,
+        "line": d.line,
+        "column": d.column + 1,
+        "end_line": d.end_line,
+        "end_column": d.end_column + 1,
+        "fix_available": d.fix is not None,
+        "fix_safety": d.fix_safety.value if d.fix_safety else None,
+    }
+
+
+def _fix_summary(reports: list[FileReport], args: argparse.Namespace) -> str:
+    applied = sum(report.fixes_applied for report in reports)
+    files = sum(1 for report in reports if report.fixes_applied)
+    remaining = [d for report in reports for d in report.diagnostics]
+    unsafe = sum(1 for d in remaining if d.fix_safety is FixSafety.UNSAFE and not args.unsafe_fixes)
+    verb = "would fix" if args.diff else "fixed"
+    summary = f"txlint: {verb} {applied} finding(s) in {files} file(s); {len(remaining)} remaining"
+    if remaining:
+        summary += f" ({len(remaining) - unsafe} without an applicable fix, {unsafe} need --unsafe-fixes)"
+    return summary
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Which files a run checks: `.py` files under the given paths, minus excludes and .gitignore.
+
+Excludes apply to what is found while walking; a path named on the command line is
+always checked, as in flake8 and ruff.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+DEFAULT_EXCLUDES = (
+    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pytest_cache",
+    ".ruff_cache", ".svn", ".tox", ".txlint_cache", ".venv", "__pycache__", "__pypackages__",
+    "_build", "buck-out", "build", "dist", "node_modules", "venv",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IgnorePattern:
+    regex: re.Pattern[str]
+    negated: bool
+    directory_only: bool
+
+
+def _translate(glob: str) -> str:
+    """A gitignore glob as a regex over `/`-separated paths."""
+    out, index = [], 0
+    while index < len(glob):
+        char = glob[index]
+        if glob.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+        elif glob.startswith("/**", index) and index + 3 == len(glob):
+            out.append("(?:/.*)?")
+            index += 3
+        elif glob.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif char == "*":
+            out.append("[^/]*")
+            index += 1
+        elif char == "?":
+            out.append("[^/]")
+            index += 1
+        elif char == "[" and "]" in glob[index + 1 :]:
+            end = glob.index("]", index + 1)
+            body = glob[index + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            index = end + 1
+        else:
+            out.append(re.escape(char))
+            index += 1
+    return "".join(out)
+
+
+def parse_gitignore(text: str) -> list[IgnorePattern]:
+    patterns = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if negated or line.startswith("\\"):
+            line = line[1:]
+        directory_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            continue
+        anchored = "/" in line
+        body = _translate(line.lstrip("/"))
+        regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
+        patterns.append(IgnorePattern(regex, negated, directory_only))
+    return patterns
+
+
+@dataclass(frozen=True)
+class IgnoreFile:
+    base: str  # the folder holding the .gitignore
+    patterns: list[IgnorePattern]
+
+    def decision(self, path: str, is_dir: bool) -> bool | None:
+        """True ignored, False re-included by `!`, None when no pattern speaks."""
+        relative = os.path.relpath(path, self.base).replace(os.sep, "/")
+        if relative.startswith(".."):
+            return None
+        verdict = None
+        for pattern in self.patterns:
+            if pattern.directory_only and not is_dir:
+                continue
+            if pattern.regex.match(relative):
+                verdict = not pattern.negated
+        return verdict
+
+
+def _read_ignore_file(directory: str, name: str = ".gitignore") -> IgnoreFile | None:
+    path = os.path.join(directory, name)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return IgnoreFile(directory, parse_gitignore(handle.read()))
+    except OSError:
+        return None
+
+
+def _enclosing_ignore_files(directory: str) -> list[IgnoreFile]:
+    """The .gitignore files of the folders above `directory`, up to the repository root."""
+    found: list[IgnoreFile] = []
+    current = os.path.abspath(directory)
+    while True:
+        parent = os.path.dirname(current)
+        if os.path.isdir(os.path.join(current, ".git")) or parent == current:
+            info = _read_ignore_file(os.path.join(current, ".git", "info"), "exclude")
+            if info is not None:
+                found.append(IgnoreFile(current, info.patterns))
+            break
+        current = parent
+        ignore = _read_ignore_file(current)
+        if ignore is not None:
+            found.append(ignore)
+    return list(reversed(found))
+
+
+def _ignored(path: str, is_dir: bool, ignore_files: Sequence[IgnoreFile]) -> bool:
+    verdict = False
+    for ignore_file in ignore_files:
+        decision = ignore_file.decision(path, is_dir)
+        if decision is not None:
+            verdict = decision
+    return verdict
+
+
+def _excluded(name: str, relative: str, excludes: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(relative, pattern) for pattern in excludes)
+
+
+def discover(paths: Sequence[str], excludes: Sequence[str] = DEFAULT_EXCLUDES, respect_gitignore: bool = True) -> Iterator[str]:
+    """Files to check, in a stable order: named files as given, folders walked."""
+    for root in paths:
+        if not os.path.isdir(root):
+            yield root
+            continue
+        yield from _walk(root, excludes, respect_gitignore)
+
+
+def _walk(root: str, excludes: Sequence[str], respect_gitignore: bool) -> Iterator[str]:
+    inherited = _enclosing_ignore_files(root) if respect_gitignore else []
+    stack: list[tuple[str, list[IgnoreFile]]] = [(root, inherited)]
+    while stack:
+        directory, ignore_files = stack.pop()
+        if respect_gitignore:
+            own = _read_ignore_file(directory)
+            if own is not None:
+                ignore_files = [*ignore_files, own]
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        subdirectories = []
+        for entry in entries:
+            relative = os.path.relpath(entry.path, root).replace(os.sep, "/")
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if _excluded(entry.name, relative, excludes) or _ignored(entry.path, is_dir, ignore_files):
+                continue
+            if is_dir:
+                if not entry.is_symlink():
+                    subdirectories.append((entry.path, ignore_files))
+            elif entry.name.endswith(".py"):
+                yield entry.path
+        stack.extend(reversed(subdirectories))

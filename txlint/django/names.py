@@ -1,0 +1,53 @@
+"""Qualified names txlint knows about, and how configured names are matched."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+ATOMIC = "django.db.transaction.atomic"
+ON_COMMIT = "django.db.transaction.on_commit"
+SET_ROLLBACK = "django.db.transaction.set_rollback"
+TRANSACTION_MODULE = "django.db.transaction"
+METHOD_DECORATOR = "django.utils.decorators.method_decorator"
+CONTEXT_MANAGER_DECORATORS = frozenset(
+    {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
+)
+
+
+def names_match(qualified: str, configured: str) -> bool:
+    """Whether a resolved name is the configured one.
+
+    Relative imports of an unnamed module resolve to `.core.redis.f`; a project may be
+    linted from inside its `src/` folder. Both still match `core.redis.f`.
+    """
+    name = qualified.lstrip(".")
+    if name == configured or name.endswith("." + configured):
+        return True
+    return "." in name and configured.endswith("." + name)
+
+
+def matches_any(qualified: str | None, configured: frozenset[str]) -> bool:
+    return qualified is not None and any(names_match(qualified, name) for name in configured)
+
+
+def string_value(node: cst.BaseExpression) -> str | None:
+    """The value of a plain string literal, None for anything computed."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def keyword_argument(call: cst.Call, keyword: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg
+    return None
+
+
+def positional_arguments(call: cst.Call) -> list[cst.Arg]:
+    return [arg for arg in call.args if arg.keyword is None and not arg.star]
+
+
+def last_segment(qualified: str) -> str:
+    return qualified.rsplit(".", 1)[-1]

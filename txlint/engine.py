@@ -1,0 +1,233 @@
+"""The one engine behind the CLI and the flake8 plugin.
+
+Per file: a text prescan asks each rule whether it could match at all; only then is
+the file parsed (once, by libcst), scanned once into a model, and handed to the rules.
+Positions, which cost more than the parse, are computed only for files with findings.
+The engine never touches the file system: it takes source text and returns data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from txlint.diagnostics import Diagnostic, Fix, FixSafety, NodeEdit
+from txlint.django import DjangoModule
+from txlint.django.model import build_model
+from txlint.noqa import NoqaFilter
+from txlint.rule import Finding, Rule
+from txlint.settings import DEFAULT_SETTINGS, Settings
+
+LOG = logging.getLogger(__name__)
+
+PARSE_ERROR = "TXL000"
+MAX_FIX_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """What the adapters know about a file besides its text."""
+
+    path: str = "<string>"
+    module_name: str | None = None
+    is_package: bool = False
+
+
+@dataclass
+class Analysis:
+    """The result of linting one source: diagnostics, and the tree when one was parsed."""
+
+    diagnostics: list[Diagnostic]
+    module: cst.Module | None = None
+    positions: dict[int, CodeRange] = field(default_factory=dict)
+
+
+def candidate_rules(source: str, rules: Sequence[Rule], settings: Settings) -> list[Rule]:
+    return [rule for rule in rules if rule.could_match(source, settings)]
+
+
+def analyse(
+    source: str,
+    rules: Sequence[Rule],
+    source_file: SourceFile = SourceFile(),
+    settings: Settings = DEFAULT_SETTINGS,
+    respect_noqa: bool = False,
+) -> Analysis:
+    """Lint one source. With `respect_noqa`, `# noqa` comments silence findings as in flake8."""
+    analysis = _analyse(source, rules, source_file, settings)
+    if respect_noqa and analysis.diagnostics:
+        noqa = NoqaFilter(source)
+        analysis.diagnostics = [
+            d for d in analysis.diagnostics
+            if d.code == PARSE_ERROR or not (noqa.skips_file or noqa.silences(d.code, d.line))
+        ]
+    return analysis
+
+
+def _analyse(source: str, rules: Sequence[Rule], source_file: SourceFile, settings: Settings) -> Analysis:
+    candidates = candidate_rules(source, rules, settings)
+    if not candidates:
+        return Analysis([])
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        return Analysis([_parse_error(error.raw_line, error.raw_column, str(error).splitlines()[0])])
+    except (RecursionError, MemoryError, ValueError) as error:
+        return Analysis([_parse_error(1, 0, f"{type(error).__name__}: {error}")])
+    model = build_model(module, source_file.path, source_file.module_name, source_file.is_package, settings)
+    django = DjangoModule(model)
+    findings = [finding for rule in candidates for finding in rule.check(django)]
+    if not findings:
+        return Analysis([], module)
+    positions = _positions(module)
+    diagnostics = sorted(
+        (_diagnostic(finding, positions) for finding in findings),
+        key=lambda d: (d.line, d.column, d.code),
+    )
+    return Analysis(diagnostics, module, positions)
+
+
+def lint_source(
+    source: str,
+    rules: Sequence[Rule],
+    source_file: SourceFile = SourceFile(),
+    settings: Settings = DEFAULT_SETTINGS,
+    respect_noqa: bool = False,
+) -> list[Diagnostic]:
+    return analyse(source, rules, source_file, settings, respect_noqa).diagnostics
+
+
+@dataclass(frozen=True)
+class FixResult:
+    source: str
+    applied: int
+    remaining: list[Diagnostic]
+
+
+def fix_source(
+    source: str,
+    rules: Sequence[Rule],
+    source_file: SourceFile = SourceFile(),
+    settings: Settings = DEFAULT_SETTINGS,
+    unsafe: bool = False,
+    respect_noqa: bool = False,
+) -> FixResult:
+    """Apply fixes until the code stops changing; each round re-parses and re-lints.
+
+    Overlapping edits wait for the next round, so a fix never works on a stale tree.
+    The result always parses: a round whose output does not is discarded. Findings
+    silenced by `# noqa` (with `respect_noqa`) are not fixed.
+    """
+    applied = 0
+    analysis = analyse(source, rules, source_file, settings, respect_noqa)
+    for _ in range(MAX_FIX_ROUNDS):
+        fixes = [d.fix for d in analysis.diagnostics if _applicable(d.fix, unsafe)]
+        if not fixes or analysis.module is None:
+            break
+        chosen = _non_overlapping(fixes, analysis.positions)
+        new_source = _apply(analysis.module, chosen)
+        if new_source == source or not _compiles(new_source, source_file.path):
+            break
+        source = new_source
+        applied += len(chosen)
+        analysis = analyse(source, rules, source_file, settings, respect_noqa)
+    return FixResult(source, applied, analysis.diagnostics)
+
+
+def _applicable(fix: Fix | None, unsafe: bool) -> bool:
+    if fix is None or fix.safety is FixSafety.DISPLAY_ONLY:
+        return False
+    return unsafe or fix.safety is FixSafety.SAFE
+
+
+def _non_overlapping(fixes: Iterable[Fix | None], positions: dict[int, CodeRange]) -> list[Fix]:
+    chosen: list[Fix] = []
+    taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    seen_targets: set[int] = set()
+    for fix in fixes:
+        assert fix is not None
+        spans = [_span(positions[id(edit.target)]) for edit in fix.edits]
+        if all(id(edit.target) in seen_targets for edit in fix.edits):
+            continue  # several findings sharing one edit (handlers of one `try`)
+        if any(_overlaps(span, other) for span in spans for other in taken):
+            continue
+        chosen.append(fix)
+        taken.extend(spans)
+        seen_targets.update(id(edit.target) for edit in fix.edits)
+    return chosen
+
+
+def _span(code_range: CodeRange) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (
+        (code_range.start.line, code_range.start.column),
+        (code_range.end.line, code_range.end.column),
+    )
+
+
+def _overlaps(a: tuple[tuple[int, int], tuple[int, int]], b: tuple[tuple[int, int], tuple[int, int]]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+class _ReplaceNodes(cst.CSTTransformer):
+    def __init__(self, edits: dict[int, cst.CSTNode]) -> None:
+        super().__init__()
+        self.edits = edits
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
+        return self.edits.get(id(original_node), updated_node)
+
+
+def _apply(module: cst.Module, fixes: list[Fix]) -> str:
+    edits: dict[int, cst.CSTNode] = {}
+    context = CodemodContext()
+    for fix in fixes:
+        for edit in fix.edits:
+            edits[id(edit.target)] = edit.replacement
+        for request in fix.imports:
+            if request.name is None:
+                AddImportsVisitor.add_needed_import(context, request.module, asname=request.alias)
+            else:
+                AddImportsVisitor.add_needed_import(context, request.module, request.name, request.alias)
+    updated = module.visit(_ReplaceNodes(edits))
+    assert isinstance(updated, cst.Module)
+    return AddImportsVisitor(context).transform_module(updated).code
+
+
+def _compiles(source: str, path: str) -> bool:
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        LOG.warning("%s: discarded a fix whose result does not compile: %s", path, error)
+        return False
+    return True
+
+
+def _positions(module: cst.Module) -> dict[int, CodeRange]:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    return {id(node): code_range for node, code_range in wrapper.resolve(PositionProvider).items()}
+
+
+def _diagnostic(finding: Finding, positions: dict[int, CodeRange]) -> Diagnostic:
+    code_range = positions[id(finding.node)]
+    return Diagnostic(
+        code=finding.code,
+        message=finding.message,
+        line=code_range.start.line,
+        column=code_range.start.column,
+        end_line=code_range.end.line,
+        end_column=code_range.end.column,
+        fix=finding.fix,
+    )
+
+
+def _parse_error(line: int, column: int, reason: str) -> Diagnostic:
+    return Diagnostic(PARSE_ERROR, f"cannot parse file: {reason}", line, column, line, column)
+
+
+__all__ = ["Analysis", "FixResult", "NodeEdit", "SourceFile", "analyse", "fix_source", "lint_source"]

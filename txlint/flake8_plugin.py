@@ -1,0 +1,65 @@
+"""The flake8 adapter: `flake8 --select TXL`. Same engine, same findings as the CLI.
+
+flake8 handles selection, `# noqa` and output; this plugin only runs the rules. The
+opt-in rules are registered as default-ignored codes, so `--extend-select TXL204`
+turns one on exactly as for any flake8 plugin. Analysis settings (dispatchers, atomic
+contexts, read-only databases) come from the project's txlint configuration, extended
+by the `--txlint-*` options.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from txlint import __version__
+from txlint.config import config_for_file, extended_settings
+from txlint.engine import SourceFile, lint_source
+from txlint.paths import module_name_for
+from txlint.registry import all_rules
+from txlint.rule import Rule
+
+OPTIONS = {
+    "dispatchers": "qualified names of project functions that enqueue jobs",
+    "atomic_contexts": "qualified names of extra context managers/decorators that open a transaction",
+    "read_only_databases": "database aliases whose transactions never write",
+}
+
+
+class Flake8Plugin:
+    name = "txlint"
+    version = __version__
+    options: dict[str, tuple[str, ...]] = {}
+    rules: tuple[Rule, ...] = ()
+
+    def __init__(self, tree: ast.AST, filename: str, lines: list[str]) -> None:
+        self.filename = filename
+        self.lines = lines
+
+    @classmethod
+    def add_options(cls, manager: Any) -> None:
+        for key, help_text in OPTIONS.items():
+            manager.add_option(
+                f"--txlint-{key.replace('_', '-')}",
+                default="",
+                parse_from_config=True,
+                comma_separated_list=True,
+                help=f"txlint: {help_text}",
+            )
+        manager.extend_default_ignore([rule.code for rule in all_rules() if rule.opt_in])
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        cls.options = {key: tuple(getattr(options, f"txlint_{key}", ()) or ()) for key in OPTIONS}
+        cls.rules = tuple(rule() for rule in all_rules())
+
+    def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
+        rules = self.rules or tuple(rule() for rule in all_rules())
+        path = self.filename if self.filename not in ("-", "stdin") else os.path.join(os.getcwd(), "stdin.py")
+        settings = extended_settings(config_for_file(path).settings, **self.options)
+        module_name, is_package = module_name_for(path)
+        source = "".join(self.lines)
+        for diagnostic in lint_source(source, rules, SourceFile(self.filename, module_name, is_package), settings):
+            yield diagnostic.line, diagnostic.column, diagnostic.flake8_text(), type(self)

@@ -1,0 +1,72 @@
+"""`# noqa` exactly as flake8 handles it, for the CLI (under flake8, flake8 does this itself).
+
+flake8 searches for `# noqa` in the text of the whole token range a line belongs to (a
+multi-line string or backslash continuation counts as one range) and falls back to
+the physical line when the file cannot be tokenized. `# flake8: noqa` on a line of its
+own skips the file.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+
+# Copied from flake8.defaults so that both tools agree on every spelling.
+NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
+NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.IGNORECASE)
+CODE_SEPARATOR = re.compile(r"[,\s]")
+
+
+def file_is_ignored(lines: list[str]) -> bool:
+    return any(NOQA_FILE.match(line) for line in lines)
+
+
+def noqa_lines(source: str, lines: list[str]) -> dict[int, str]:
+    """Line number -> the text flake8 searches for `# noqa` when reporting on that line."""
+    mapping: dict[int, str] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return mapping
+    first, last = len(lines) + 2, -1
+    for token in tokens:
+        if token.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+            continue
+        first, last = min(first, token.start[0]), max(last, token.end[0])
+        if token.type in (tokenize.NL, tokenize.NEWLINE):
+            joined = "".join(lines[first - 1 : last])
+            mapping.update(dict.fromkeys(range(first, last + 1), joined))
+            first, last = len(lines) + 2, -1
+    return mapping
+
+
+def is_ignored(code: str, text: str) -> bool:
+    match = NOQA_INLINE.search(text)
+    if match is None:
+        return False
+    codes_text = match.group("codes")
+    if codes_text is None:
+        return True
+    codes = {part.strip() for part in CODE_SEPARATOR.split(codes_text) if part.strip()}
+    return code in codes or code.startswith(tuple(codes))
+
+
+class NoqaFilter:
+    """Decides, for one file, which diagnostics a `# noqa` comment silences."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines(keepends=True)
+        self._mapping: dict[int, str] | None = None
+
+    @property
+    def skips_file(self) -> bool:
+        return file_is_ignored(self.lines)
+
+    def silences(self, code: str, line: int) -> bool:
+        if self._mapping is None:
+            self._mapping = noqa_lines("".join(self.lines), self.lines)
+        text = self._mapping.get(line)
+        if text is None:
+            text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return is_ignored(code, text)

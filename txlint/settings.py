@@ -1,0 +1,38 @@
+"""The options every rule may read; built by the adapters from configuration files and flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Qualified names of project functions that hand work to a queue
+    # (`core.redis.start_job_async_or_sync`).
+    dispatchers: frozenset[str] = frozenset()
+    # Qualified names of extra context managers / decorators that open a transaction.
+    atomic_contexts: frozenset[str] = frozenset()
+    # Database aliases whose transactions never write (replicas): TXL101 stays quiet there.
+    read_only_databases: frozenset[str] = frozenset()
+
+    def atomic_tokens(self) -> tuple[str, ...]:
+        """Text that must appear in a file for a transaction to be opened in it."""
+        return ("atomic", "RunPython", *_last_names(self.atomic_contexts))
+
+    def dispatch_tokens(self) -> tuple[str, ...]:
+        """Text that must appear in a file for it to dispatch a job."""
+        return (
+            "delay", "apply_async", "send_task", "enqueue", "send", "async_task", "schedule", "huey",
+            *_last_names(self.dispatchers),
+        )  # fmt: skip
+
+
+DEFAULT_SETTINGS = Settings()
+
+
+def _last_names(qualified_names: frozenset[str]) -> list[str]:
+    return sorted(name.rsplit(".", 1)[-1] for name in qualified_names)
+
+
+def contains_any(source: str, tokens: tuple[str, ...]) -> bool:
+    return any(token in source for token in tokens)
