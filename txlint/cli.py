@@ -16,7 +16,7 @@ import sys
 import tempfile
 import tokenize
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from txlint import __version__
@@ -25,6 +25,7 @@ from txlint.diagnostics import Diagnostic, FixSafety
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, fix_source
 from txlint.paths import module_name_for
+from txlint.project import deferring_tasks, project_root
 from txlint.registry import all_rules, rule_for, selected_rules
 from txlint.rule import Rule
 
@@ -158,9 +159,10 @@ def _check_file(path: str, args: argparse.Namespace) -> FileReport:
             return report
         module_name, is_package = module_name_for(path)
         source_file = SourceFile(path, module_name, is_package)
+        settings = replace(config.settings, deferring_tasks=deferring_tasks(project_root(path)))
         respect_noqa = not args.disable_noqa
         if args.fix or args.diff:
-            result = fix_source(source, rules, source_file, config.settings, args.unsafe_fixes, respect_noqa)
+            result = fix_source(source, rules, source_file, settings, args.unsafe_fixes, respect_noqa)
             report.diagnostics = result.remaining
             if result.source != source:
                 report.fixes_applied = result.applied
@@ -173,7 +175,7 @@ def _check_file(path: str, args: argparse.Namespace) -> FileReport:
                 else:
                     _write_atomically(path, result.source.encode(encoding), original)
         else:
-            report.diagnostics = analyse(source, rules, source_file, config.settings, respect_noqa).diagnostics
+            report.diagnostics = analyse(source, rules, source_file, settings, respect_noqa).diagnostics
     except Exception as error:  # one broken file must not stop the run
         report.error = f"internal error: {type(error).__name__}: {error}"
     return report

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+from dataclasses import replace
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from txlint import __version__
 from txlint.config import config_for_file, extended_settings
 from txlint.engine import SourceFile, lint_source
 from txlint.paths import module_name_for
+from txlint.project import deferring_tasks, project_root
 from txlint.registry import all_rules
 from txlint.rule import Rule
 
@@ -58,7 +60,10 @@ class Flake8Plugin:
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
         rules = self.rules or tuple(rule() for rule in all_rules())
         path = self.filename if self.filename not in ("-", "stdin") else os.path.join(os.getcwd(), "stdin.py")
-        settings = extended_settings(config_for_file(path).settings, **self.options)
+        settings = replace(
+            extended_settings(config_for_file(path).settings, **self.options),
+            deferring_tasks=deferring_tasks(project_root(path)),
+        )
         module_name, is_package = module_name_for(path)
         source = "".join(self.lines)
         for diagnostic in lint_source(source, rules, SourceFile(self.filename, module_name, is_package), settings):

@@ -14,6 +14,9 @@ class Settings:
     atomic_contexts: frozenset[str] = frozenset()
     # Database aliases whose transactions never write (replicas): TXL101 stays quiet there.
     read_only_databases: frozenset[str] = frozenset()
+    # Found by the adapters in the project, not configured: qualified names of tasks
+    # whose class defers sending to on_commit (`@app.task(base=TransactionAwareTask)`).
+    deferring_tasks: frozenset[str] = frozenset()
 
     def atomic_tokens(self) -> tuple[str, ...]:
         """Text that must appear in a file for a transaction to be opened in it."""

@@ -102,14 +102,19 @@ class Dispatches:
             return "RQ"
         if method in DJANGO_TASK_METHODS and self.is_task(receiver):
             return "Django tasks"
-        if method in DRAMATIQ_METHODS and self.is_task(receiver):
+        if method in DRAMATIQ_METHODS and self.is_task(receiver, by_name=False):
             return "Dramatiq"
         if method == "schedule" and self.is_task(receiver):
             return "Huey"
         return None
 
-    def is_task(self, receiver: cst.BaseExpression) -> bool:
-        """A function that is plausibly a task: decorated as one here, or imported as one."""
+    def is_task(self, receiver: cst.BaseExpression, by_name: bool = True) -> bool:
+        """A function that is plausibly a task: decorated as one here, or imported as one.
+
+        `.send()` is also how Django signals fire, so for it (`by_name=False`) a name like
+        `task_approved` is no evidence: only a decorator or a tasks/actors module is.
+        Anything imported from a `signals` module is a signal.
+        """
         if isinstance(receiver, cst.Name):
             info = self._local_function(receiver)
             if info is not None:
@@ -121,7 +126,10 @@ class Dispatches:
         if qualified is None or not (isinstance(head, cst.Name) and head.value in self.model.imports.bindings):
             return False
         segments = [segment for segment in qualified.split(".") if segment]
-        return bool(TASK_NAME.search(segments[-1])) or any(TASK_MODULE.search(s) for s in segments[:-1])
+        if "signals" in segments or matches_any(qualified, self.model.settings.deferring_tasks):
+            return False
+        named_like_task = by_name and bool(TASK_NAME.search(segments[-1]))
+        return named_like_task or any(TASK_MODULE.search(s) for s in segments[:-1])
 
     def _is_signature(self, receiver: cst.BaseExpression) -> bool:
         """`task.s(...)`, `chain(...)`, `group(...)`, `a.s() | b.s()`: a Celery canvas."""
@@ -187,3 +195,13 @@ class Dispatches:
             if "huey" in (self.model.qualify(func) or "").split("."):
                 return True
         return False
+
+    def deferring_tasks(self) -> list[str]:
+        """Qualified names of this module's tasks whose class defers to on_commit."""
+        if not self.model.module_name:
+            return []
+        return [
+            f"{self.model.module_name}.{name}"
+            for name, info in self.model.module_level_defs.items()
+            if self._transaction_aware(info)
+        ]

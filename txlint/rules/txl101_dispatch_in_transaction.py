@@ -464,6 +464,37 @@ class JobDispatchedInTransaction(Rule):
                     mail_send_task.s(order.pk).apply_async()
             """,
         ),
+        Valid(
+            "signal_named_like_a_task_is_not_a_dispatch",
+            """
+            from django.db import transaction
+
+            from wagtail.signals import task_approved
+
+
+            class TaskState:
+                @transaction.atomic
+                def approve(self, user=None):
+                    self.status = "approved"
+                    self.save()
+                    task_approved.send(sender=self.__class__, instance=self, user=user)
+            """,
+        ),
+        Valid(
+            "task_defined_elsewhere_with_transaction_aware_base",
+            """
+            from django.db import transaction
+
+            from pretix.base.services.mail import mail_send_task
+
+
+            @transaction.atomic
+            def resend_order_mails(order):
+                order.log_action("pretix.event.order.email.resent")
+                mail_send_task.apply_async(kwargs={"order": order.pk})
+            """,
+            settings=Settings(deferring_tasks=frozenset({"pretix.base.services.mail.mail_send_task"})),
+        ),
     )
     invalid = (
         Invalid(

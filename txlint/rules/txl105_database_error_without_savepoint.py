@@ -7,7 +7,7 @@ import libcst as cst
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import FrameKind, ModuleModel, TrySite
-from txlint.django.names import SET_ROLLBACK
+from txlint.django.names import SET_ROLLBACK, keyword_argument, last_segment
 from txlint.django.orm import (
     catches_database_errors,
     catches_every_database_error,
@@ -426,6 +426,39 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
                     stripe.Customer.create(email=account.email)
                 except Exception:
                     logger.exception("stripe customer creation failed")
+            """,
+        ),
+        Valid(
+            "claiming_a_queue_row_in_its_own_transaction",
+            """
+            from django.db import DatabaseError, transaction
+
+
+            def claim(queued):
+                for item in queued:
+                    with transaction.atomic():
+                        try:
+                            row = SyncQueue.objects.select_for_update(nowait=True).get(pk=item.pk)
+                            row.in_flight = True
+                            row.save()
+                        except DatabaseError:
+                            continue
+            """,
+        ),
+        Valid(
+            "best_effort_update_of_a_row_that_may_be_gone",
+            """
+            from django.db import DatabaseError, transaction
+
+
+            @transaction.atomic(durable=True)
+            def extend_positions(positions, expiry):
+                for position in positions:
+                    position.expires = expiry
+                    try:
+                        position.save(force_update=True, update_fields=["expires"])
+                    except DatabaseError:
+                        pass
             """,
         ),
     )
@@ -1096,6 +1129,50 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
                             continue
             """,
         ),
+        Invalid(
+            "handler_writes_again_after_the_failure",
+            """
+            import logging
+
+            from django.db import transaction
+
+            logger = logging.getLogger(__name__)
+
+
+            def send_scheduled(mail_ids):
+                for mail_id in mail_ids:
+                    with transaction.atomic(durable=True):
+                        mail = ScheduledMail.objects.select_for_update().get(pk=mail_id)
+                        try:
+                            mail.state = "completed"
+                            mail.save(update_fields=["state"])
+                        except Exception:  # TXL105
+                            logger.exception("Could not send emails, will retry")
+                            mail.state = "failed"
+                            mail.save(update_fields=["state"])
+            """,
+            fixed="""
+            import logging
+
+            from django.db import transaction
+
+            logger = logging.getLogger(__name__)
+
+
+            def send_scheduled(mail_ids):
+                for mail_id in mail_ids:
+                    with transaction.atomic(durable=True):
+                        mail = ScheduledMail.objects.select_for_update().get(pk=mail_id)
+                        try:
+                            with transaction.atomic():
+                                mail.state = "completed"
+                                mail.save(update_fields=["state"])
+                        except Exception:  # TXL105
+                            logger.exception("Could not send emails, will retry")
+                            mail.state = "failed"
+                            mail.save(update_fields=["state"])
+            """,
+        ),
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
@@ -1103,9 +1180,12 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model
-        unprotected, rolling_back = self._write_and_rollback_sites(django)
+        writes = _writes_by_frame(django)
+        rolling_back = {id(f) for call in model.calls if model.qualify(call.node.func) == SET_ROLLBACK
+                        for f in call.frame.ancestors() if f.kind is FrameKind.HANDLER}  # fmt: skip
         for site in model.tries:
-            if id(site.node) not in unprotected:
+            body_writes = writes.get(id(site.body_frame), [])
+            if not body_writes:
                 continue
             transaction = django.transactions.opened_at(site.frame)
             if transaction is None:
@@ -1117,7 +1197,12 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
                     if catches_every_database_error(types):
                         break  # later handlers never see a database error
                     continue
-                if not catches_database_errors(types) or id(frame) in rolling_back:
+                if (
+                    not catches_database_errors(types)
+                    or id(frame) in rolling_back
+                    or _only_unmatched_update_errors(types, body_writes)
+                    or _transaction_ends_at_once(django, site, handler_writes=writes.get(id(frame), []))
+                ):
                     continue
                 caught = "except:" if handler.type is None else f"except {model.short(handler.type)}"
                 yield self.finding(
@@ -1126,23 +1211,6 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
                     "wrap the `try` body in `transaction.atomic()`",
                     fix,
                 )
-
-    def _write_and_rollback_sites(self, django: DjangoModule) -> tuple[set[int], set[int]]:
-        """Tries whose body writes outside any savepoint; handlers that call set_rollback."""
-        unprotected: set[int] = set()
-        rolling_back: set[int] = set()
-        for call in django.model.calls:
-            if django.model.qualify(call.node.func) == SET_ROLLBACK:
-                rolling_back.update(id(f) for f in call.frame.ancestors() if f.kind is FrameKind.HANDLER)
-                continue
-            if not is_orm_write(django.model, call.node):
-                continue
-            for frame in call.frame.ancestors():
-                if django.transactions.is_savepoint(frame):
-                    break
-                if frame.kind is FrameKind.TRY_BODY:
-                    unprotected.add(id(frame.node))
-        return unprotected, rolling_back
 
     def _fix(self, model: ModuleModel, site: TrySite, transaction: Transaction) -> Fix | None:
         """The savepoint must be on the transaction's own database (`using=`)."""
@@ -1156,3 +1224,55 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
         )
         new_body = site.node.body.with_changes(body=[savepoint])
         return Fix(self.fix_title or "", FixSafety.UNSAFE, (NodeEdit(site.node.body, new_body),), atomic.imports)
+
+
+def _writes_by_frame(django: DjangoModule) -> dict[int, list[cst.Call]]:
+    """ORM writes outside any savepoint, by the try bodies and handlers they stand in."""
+    writes: dict[int, list[cst.Call]] = {}
+    for call in django.model.calls:
+        if not is_orm_write(django.model, call.node):
+            continue
+        for frame in call.frame.ancestors():
+            if django.transactions.is_savepoint(frame):
+                break
+            if frame.kind in (FrameKind.TRY_BODY, FrameKind.HANDLER):
+                writes.setdefault(id(frame), []).append(call.node)
+    return writes
+
+
+def _only_unmatched_update_errors(types: list[str] | None, body_writes: list[cst.Call]) -> bool:
+    """`except DatabaseError` around `save(force_update=True)` / `save(update_fields=...)` only.
+
+    Django itself raises DatabaseError when such a save matches no row (the row was
+    deleted meanwhile); no query failed, so the transaction is still usable. This is
+    how pretix writes best-effort updates.
+    """
+    if types is None or [last_segment(name) for name in types] != ["DatabaseError"]:
+        return False
+    return all(
+        isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "save"
+        and (keyword_argument(call, "update_fields") is not None or keyword_argument(call, "force_update") is not None)
+        for call in body_writes
+    )
+
+
+def _transaction_ends_at_once(django: DjangoModule, site: TrySite, handler_writes: list[cst.Call]) -> bool:
+    """The `try` is the whole body of the outermost `atomic()` block, and the handler writes nothing.
+
+    No write came before the failure and no query follows it: leaving the block ends
+    the broken transaction, so there is nothing to lose (pretix's queue claiming:
+    `with atomic(): try: lock row; except DatabaseError: continue`).
+    """
+    frame = site.frame
+    if handler_writes or frame.kind is not FrameKind.WITH or frame.parent is None:
+        return False
+    assert isinstance(frame.node, cst.With)
+    body = frame.node.body
+    return (
+        isinstance(body, cst.IndentedBlock)
+        and len(body.body) == 1
+        and body.body[0] is site.node
+        and django.transactions.opens_transaction(frame)
+        and django.transactions.opened_at(frame.parent) is None
+    )
