@@ -67,7 +67,8 @@ def test_plugin_run_yields_flake8_tuples_in_process(tmp_path) -> None:
     source = DISPATCH_IN_ATOMIC.lstrip("\n")
     path = tmp_path / "services.py"
     path.write_text(source)
-    Flake8Plugin.parse_options(type("Options", (), {"txlint_dispatchers": [], "txlint_atomic_contexts": [], "txlint_read_only_databases": []})())
+    options = {"txlint_dispatchers": [], "txlint_atomic_contexts": [], "txlint_read_only_databases": []}
+    Flake8Plugin.parse_options(type("Options", (), options)())
     plugin = Flake8Plugin(ast.parse(source), str(path), source.splitlines(keepends=True))
     [(line, column, text, kind)] = list(plugin.run())
     assert (line, column, kind) == (8, 8, Flake8Plugin)

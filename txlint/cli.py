@@ -45,6 +45,10 @@ def _codes(value: str) -> list[str]:
     return [code.strip().upper() for code in value.split(",") if code.strip()]
 
 
+def _patterns(value: str) -> list[str]:
+    return [pattern for pattern in value.split(",") if pattern]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="txlint",
@@ -52,12 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "swallowed database errors, closures over loop variables.",
     )
     parser.add_argument("paths", nargs="*", help="files or folders to check (default: .)")
-    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to report (replaces the default)")
+    parser.add_argument("--select", type=_codes, help="codes or prefixes to report, comma-separated (replaces the default)")
     parser.add_argument("--extend-select", type=_codes, help="codes or prefixes to report in addition")
     parser.add_argument("--ignore", type=_codes, help="codes or prefixes not to report")
     parser.add_argument("--strict", action="store_true", default=None, help="also run the opt-in rules")
-    parser.add_argument("--exclude", type=lambda v: [p for p in v.split(",") if p], help="patterns to skip (replaces the defaults)")
-    parser.add_argument("--extend-exclude", type=lambda v: [p for p in v.split(",") if p], help="patterns to skip in addition")
+    parser.add_argument("--exclude", type=_patterns, help="patterns to skip (replaces the defaults)")
+    parser.add_argument("--extend-exclude", type=_patterns, help="patterns to skip in addition")
     parser.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None)
     parser.add_argument("--disable-noqa", action="store_true", help="report findings on `# noqa` lines too")
     parser.add_argument("--fix", action="store_true", help="apply safe fixes")

@@ -132,8 +132,25 @@ def _ignored(path: str, is_dir: bool, ignore_files: Sequence[IgnoreFile]) -> boo
     return verdict
 
 
-def _excluded(name: str, relative: str, excludes: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(relative, pattern) for pattern in excludes)
+@dataclass(frozen=True)
+class Excludes:
+    """Exclude patterns: plain names are a set lookup, globs are matched on name and path."""
+
+    names: frozenset[str]
+    globs: tuple[str, ...]
+
+    @classmethod
+    def of(cls, patterns: Sequence[str]) -> Excludes:
+        is_glob = re.compile(r"[*?\[/]")
+        return cls(
+            frozenset(p for p in patterns if not is_glob.search(p)),
+            tuple(p for p in patterns if is_glob.search(p)),
+        )
+
+    def match(self, name: str, relative: str) -> bool:
+        if name in self.names:
+            return True
+        return any(fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(relative, glob) for glob in self.globs)
 
 
 def discover(paths: Sequence[str], excludes: Sequence[str] = DEFAULT_EXCLUDES, respect_gitignore: bool = True) -> Iterator[str]:
@@ -142,10 +159,10 @@ def discover(paths: Sequence[str], excludes: Sequence[str] = DEFAULT_EXCLUDES, r
         if not os.path.isdir(root):
             yield root
             continue
-        yield from _walk(root, excludes, respect_gitignore)
+        yield from _walk(root, Excludes.of(excludes), respect_gitignore)
 
 
-def _walk(root: str, excludes: Sequence[str], respect_gitignore: bool) -> Iterator[str]:
+def _walk(root: str, excludes: Excludes, respect_gitignore: bool) -> Iterator[str]:
     inherited = _enclosing_ignore_files(root) if respect_gitignore else []
     stack: list[tuple[str, list[IgnoreFile]]] = [(root, inherited)]
     while stack:
@@ -165,7 +182,7 @@ def _walk(root: str, excludes: Sequence[str], respect_gitignore: bool) -> Iterat
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            if _excluded(entry.name, relative, excludes) or _ignored(entry.path, is_dir, ignore_files):
+            if excludes.match(entry.name, relative) or _ignored(entry.path, is_dir, ignore_files):
                 continue
             if is_dir:
                 if not entry.is_symlink():

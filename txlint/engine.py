@@ -8,6 +8,7 @@ The engine never touches the file system: it takes source text and returns data.
 
 from __future__ import annotations
 
+import ast
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ class SourceFile:
     path: str = "<string>"
     module_name: str | None = None
     is_package: bool = False
+    # True when the caller already parsed the source with `ast` (flake8 does).
+    ast_checked: bool = False
 
 
 @dataclass
@@ -74,13 +77,17 @@ def _analyse(source: str, rules: Sequence[Rule], source_file: SourceFile, settin
     candidates = candidate_rules(source, rules, settings)
     if not candidates:
         return Analysis([])
+    syntax_error, refused = (None, False) if source_file.ast_checked else _python_syntax_error(source)
+    if refused and syntax_error is not None:
+        return Analysis([syntax_error])
     try:
         module = cst.parse_module(source)
+        model = build_model(module, source_file.path, source_file.module_name, source_file.is_package, settings)
     except cst.ParserSyntaxError as error:
-        return Analysis([_parse_error(error.raw_line, error.raw_column, str(error).splitlines()[0])])
+        # CPython's message and position, where it has one, are the ones users know.
+        return Analysis([syntax_error or _parse_error(error.raw_line, error.raw_column, str(error).splitlines()[0])])
     except (RecursionError, MemoryError, ValueError) as error:
         return Analysis([_parse_error(1, 0, f"{type(error).__name__}: {error}")])
-    model = build_model(module, source_file.path, source_file.module_name, source_file.is_package, settings)
     django = DjangoModule(model)
     findings = [finding for rule in candidates for finding in rule.check(django)]
     if not findings:
@@ -224,6 +231,27 @@ def _diagnostic(finding: Finding, positions: dict[int, CodeRange]) -> Diagnostic
         end_column=code_range.end.column,
         fix=finding.fix,
     )
+
+
+def _python_syntax_error(source: str) -> tuple[Diagnostic | None, bool]:
+    """CPython's verdict on the source, before libcst sees it.
+
+    libcst's native parser overflows its stack (and kills the process) on deeply
+    nested input that CPython rejects cleanly, so such input is refused here. Other
+    syntax errors are returned for reporting, but libcst still gets its chance: it
+    reads syntax newer than the running interpreter. Returns (diagnostic, refused).
+    """
+    try:
+        ast.parse(source)
+    except (RecursionError, MemoryError):
+        return _parse_error(1, 0, "too deeply nested to analyse"), True
+    except SyntaxError as error:
+        line, column = error.lineno or 1, max((error.offset or 1) - 1, 0)
+        refused = "too many nested" in str(error.msg) or "too many levels" in str(error.msg)
+        return _parse_error(line, column, str(error.msg)), refused
+    except ValueError as error:  # null bytes
+        return _parse_error(1, 0, str(error)), True
+    return None, False
 
 
 def _parse_error(line: int, column: int, reason: str) -> Diagnostic:

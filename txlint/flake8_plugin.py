@@ -66,5 +66,6 @@ class Flake8Plugin:
         )
         module_name, is_package = module_name_for(path)
         source = "".join(self.lines)
-        for diagnostic in lint_source(source, rules, SourceFile(self.filename, module_name, is_package), settings):
+        source_file = SourceFile(self.filename, module_name, is_package, ast_checked=True)
+        for diagnostic in lint_source(source, rules, source_file, settings):
             yield diagnostic.line, diagnostic.column, diagnostic.flake8_text(), type(self)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 
-
 def module_name_for(path: str) -> tuple[str | None, bool]:
     """Dotted module name from the package folders above the file, and whether it is a package.
 

@@ -8,6 +8,7 @@ another module is not reported. Only files that mention such a base are parsed.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 
 import libcst as cst
@@ -39,8 +40,12 @@ def project_root(path: str) -> str:
     return top
 
 
+# `base=TransactionAwareTask` in a task decorator: only such files are parsed.
+DEFERRING_BASE_ARGUMENT = re.compile(r"base\s*=\s*[\w.]*(?:" + TRANSACTION_AWARE_BASE.pattern + ")", re.IGNORECASE)
+
+
 def deferring_tasks_in_source(source: str, path: str) -> list[str]:
-    if not TRANSACTION_AWARE_BASE.search(source):
+    if not DEFERRING_BASE_ARGUMENT.search(source):
         return []
     try:
         module = cst.parse_module(source)

@@ -8,8 +8,12 @@ every local definition is known, without walking the tree again.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 import libcst as cst
 
@@ -193,17 +197,82 @@ def target_names(target: cst.BaseExpression) -> list[str]:
     return []
 
 
-class Scanner(cst.CSTVisitor):
-    """Builds a ModuleModel in one walk of the tree."""
+# Fields that hold only layout (whitespace, brackets, commas): never code to scan.
+LAYOUT_FIELDS = frozenset(
+    {"lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",
+     "trailing_whitespace", "colon", "equal", "dot", "star", "newline", "indent", "asynchronous", "first_line",
+     "empty_lines", "last_line", "lbracket", "rbracket", "lbrace", "rbrace", "relative", "operator",
+     "default_indent", "default_newline", "encoding", "has_trailing_newline"}
+)  # fmt: skip
+
+
+@lru_cache(maxsize=None)
+def _code_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
+    return tuple(
+        f.name
+        for f in dataclasses.fields(node_type)
+        if f.name not in LAYOUT_FIELDS and not f.name.startswith("whitespace")
+    )
+
+
+class Scanner:
+    """Builds a ModuleModel in one walk of the tree.
+
+    A purpose-built walk rather than a libcst visitor: libcst's visit rebuilds every
+    node it passes and costs about three parses; this one reads fields and descends
+    only into those that can hold code.
+    """
 
     def __init__(self, model: ModuleModel) -> None:
-        super().__init__()
         self.model = model
         self.frame = model.root
         self._statement_value: cst.BaseExpression | None = None
         self._statement: cst.Expr | None = None
         self._awaited: cst.BaseExpression | None = None
-        self._pending_tries: list[TrySite] = []
+        self._handlers: dict[type[cst.CSTNode], Callable[[Any], None]] = {
+            cst.Import: self.model.imports.add_import,
+            cst.ImportFrom: self.model.imports.add_import_from,
+            cst.ClassDef: self._class,
+            cst.FunctionDef: self._function,
+            cst.Lambda: self._lambda,
+            cst.With: self._with,
+            cst.For: self._for,
+            cst.While: self._while,
+            cst.Try: self._try,
+            cst.Expr: self._expression_statement,
+            cst.Await: self._await,
+            cst.Call: self._call,
+            cst.Assign: self._assign,
+            cst.AnnAssign: self._ann_assign,
+            cst.AugAssign: self._aug_assign,
+            cst.NamedExpr: self._named_expr,
+            cst.Raise: self._raise,
+            cst.Yield: self._yield,
+            cst.Return: self._return,
+        }
+
+    # walking ------------------------------------------------------------------------
+    def walk(self, node: cst.CSTNode) -> None:
+        handler = self._handlers.get(type(node))
+        if handler is None:
+            self.walk_children(node)
+        else:
+            handler(node)
+
+    def walk_children(self, node: cst.CSTNode) -> None:
+        for name in _code_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                self.walk(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    if isinstance(item, cst.CSTNode):
+                        self.walk(item)
+
+    def _walk_all(self, nodes: Sequence[cst.CSTNode | None]) -> None:
+        for node in nodes:
+            if node is not None:
+                self.walk(node)
 
     # frames -------------------------------------------------------------------------
     def _push(self, kind: FrameKind, node: cst.CSTNode) -> Frame:
@@ -213,6 +282,13 @@ class Scanner(cst.CSTVisitor):
     def _pop(self) -> None:
         assert self.frame.parent is not None
         self.frame = self.frame.parent
+
+    def _in_frame(self, kind: FrameKind, node: cst.CSTNode, body: cst.CSTNode, names: Iterable[str] = ()) -> Frame:
+        frame = self._push(kind, node)
+        frame.bound_names.update(names)
+        self.walk(body)
+        self._pop()
+        return frame
 
     def _bind(self, names: list[str]) -> None:
         """Record names bound at the current point: in enclosing loops and the function."""
@@ -224,22 +300,15 @@ class Scanner(cst.CSTVisitor):
                 break
             frame = frame.parent
 
-    # imports ------------------------------------------------------------------------
-    def visit_Import(self, node: cst.Import) -> None:
-        self.model.imports.add_import(node)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        self.model.imports.add_import_from(node)
-
-    # definitions --------------------------------------------------------------------
-    def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
+    # definitions: decorators, bases and defaults run where the definition stands ------
+    def _class(self, node: cst.ClassDef) -> None:
+        self._walk_all([*node.decorators, *node.bases, *node.keywords])
         self.model.classes.append((node, self.frame))
-        self._push(FrameKind.CLASS, node)
+        self._bind([node.name.value])
+        self._in_frame(FrameKind.CLASS, node, node.body)
 
-    def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
-        self._pop()
-
-    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+    def _function(self, node: cst.FunctionDef) -> None:
+        self._walk_all([*node.decorators, node.params, node.returns])
         parent = self.frame
         self._bind([node.name.value])
         frame = self._push(FrameKind.FUNCTION, node)
@@ -249,116 +318,107 @@ class Scanner(cst.CSTVisitor):
         if parent.kind is FrameKind.MODULE:
             self.model.module_level_defs[node.name.value] = info
         frame.bound_names.update(_parameter_names(node.params))
-
-    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self.walk(node.body)
         self._pop()
 
-    def visit_Lambda_body(self, node: cst.Lambda) -> None:
-        frame = self._push(FrameKind.LAMBDA, node)
-        frame.bound_names.update(_parameter_names(node.params))
-
-    def leave_Lambda_body(self, node: cst.Lambda) -> None:
-        self._pop()
+    def _lambda(self, node: cst.Lambda) -> None:
+        self.walk(node.params)
+        self._in_frame(FrameKind.LAMBDA, node, node.body, _parameter_names(node.params))
 
     # blocks -------------------------------------------------------------------------
-    def visit_With_body(self, node: cst.With) -> None:
+    def _with(self, node: cst.With) -> None:
+        self._walk_all(node.items)
         for item in node.items:
             if item.asname is not None:
                 self._bind(target_names(item.asname.name))
-        self._push(FrameKind.WITH, node)
+        self._in_frame(FrameKind.WITH, node, node.body)
 
-    def leave_With_body(self, node: cst.With) -> None:
-        self._pop()
-
-    def visit_For_body(self, node: cst.For) -> None:
-        frame = self._push(FrameKind.LOOP, node)
+    def _for(self, node: cst.For) -> None:
+        self._walk_all([node.target, node.iter])
         names = target_names(node.target)
-        frame.bound_names.update(names)
         self._bind(names)
+        self._in_frame(FrameKind.LOOP, node, node.body, names)
+        self._walk_all([node.orelse])
 
-    def leave_For_body(self, node: cst.For) -> None:
-        self._pop()
-
-    def visit_While_body(self, node: cst.While) -> None:
-        frame = self._push(FrameKind.LOOP, node)
+    def _while(self, node: cst.While) -> None:
+        self.walk(node.test)
         # `while (item := queue.pop()) is not None:` rebinds `item` on every pass.
-        frame.bound_names.update(
-            target.value for target in _walrus_targets(node.test) if isinstance(target, cst.Name)
-        )
+        walrus = [t.value for t in _walrus_targets(node.test) if isinstance(t, cst.Name)]
+        self._in_frame(FrameKind.LOOP, node, node.body, walrus)
+        self._walk_all([node.orelse])
 
-    def leave_While_body(self, node: cst.While) -> None:
-        self._pop()
-
-    def visit_Try_body(self, node: cst.Try) -> None:
+    def _try(self, node: cst.Try) -> None:
         parent = self.frame
-        body = self._push(FrameKind.TRY_BODY, node)
-        self._pending_tries.append(TrySite(node, parent, body, []))
-
-    def leave_Try_body(self, node: cst.Try) -> None:
-        self._pop()
-
-    def leave_Try(self, original_node: cst.Try) -> None:
-        self.model.tries.append(self._pending_tries.pop())
-
-    def visit_ExceptHandler_body(self, node: cst.ExceptHandler) -> None:
-        frame = self._push(FrameKind.HANDLER, node)
-        if self._pending_tries and self._pending_tries[-1].node.handlers:
-            site = self._pending_tries[-1]
-            if any(handler is node for handler in site.node.handlers):
-                site.handler_frames.append(frame)
-        if node.name is not None:
-            self._bind(target_names(node.name.name))
-
-    def leave_ExceptHandler_body(self, node: cst.ExceptHandler) -> None:
-        self._pop()
+        body = self._in_frame(FrameKind.TRY_BODY, node, node.body)
+        site = TrySite(node, parent, body, [])
+        for handler in node.handlers:
+            self._walk_all([handler.type])
+            frame = self._push(FrameKind.HANDLER, handler)
+            site.handler_frames.append(frame)
+            if handler.name is not None:
+                self._bind(target_names(handler.name.name))
+            self.walk(handler.body)
+            self._pop()
+        self._walk_all([node.orelse, node.finalbody])
+        self.model.tries.append(site)
 
     # statements and expressions -------------------------------------------------------
-    def visit_Expr(self, node: cst.Expr) -> None:
+    def _expression_statement(self, node: cst.Expr) -> None:
         self._statement = node
         self._statement_value = node.value
+        self.walk(node.value)
 
-    def visit_Await(self, node: cst.Await) -> None:
+    def _await(self, node: cst.Await) -> None:
         self._awaited = node.expression
+        self.walk(node.expression)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def _call(self, node: cst.Call) -> None:
         statement = self._statement if node is self._statement_value else None
         self.model.calls.append(CallSite(node, self.frame, statement, node is self._awaited))
+        self.walk_children(node)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def _assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             names = target_names(target.target)
             self._bind(names)
             if len(names) == 1 and isinstance(target.target, cst.Name):
                 self._record_assignment(names[0], node.value)
+        self.walk_children(node)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+    def _ann_assign(self, node: cst.AnnAssign) -> None:
         names = target_names(node.target)
         self._bind(names)
         if node.value is not None and len(names) == 1:
             self._record_assignment(names[0], node.value)
+        self.walk_children(node)
 
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+    def _aug_assign(self, node: cst.AugAssign) -> None:
         self._bind(target_names(node.target))
+        self.walk_children(node)
 
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+    def _named_expr(self, node: cst.NamedExpr) -> None:
         self._bind(target_names(node.target))
+        self.walk_children(node)
 
     def _record_assignment(self, name: str, value: cst.BaseExpression) -> None:
         scope = self.frame.scope()
         if scope.kind is FrameKind.FUNCTION:
             scope.assignments[name] = value
 
-    def visit_Raise(self, node: cst.Raise) -> None:
+    def _raise(self, node: cst.Raise) -> None:
         for frame in self.frame.ancestors():
             if frame.kind is FrameKind.HANDLER:
                 frame.has_raise = True
+        self.walk_children(node)
 
-    def visit_Yield(self, node: cst.Yield) -> None:
+    def _yield(self, node: cst.Yield) -> None:
         self.model.yield_frames.append(self.frame)
+        self.walk_children(node)
 
-    def visit_Return(self, node: cst.Return) -> None:
+    def _return(self, node: cst.Return) -> None:
         if node.value is not None:
             self.model.returns.append(ReturnSite(node.value, self.frame))
+        self.walk_children(node)
 
 
 def _walrus_targets(node: cst.BaseExpression) -> list[cst.BaseExpression]:
@@ -388,5 +448,5 @@ def build_model(
     settings: Settings,
 ) -> ModuleModel:
     model = ModuleModel(module, path, module_name, is_package, settings)
-    module.visit(Scanner(model))
+    Scanner(model).walk_children(module)
     return model

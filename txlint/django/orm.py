@@ -17,9 +17,12 @@ ALWAYS_ORM = frozenset({"bulk_create", "bulk_update"})
 
 # django.db's DatabaseError subclasses (PEP 249 names, also raised by the drivers).
 DATABASE_ERRORS = frozenset(
-    {"IntegrityError", "DatabaseError", "OperationalError", "DataError", "InternalError", "ProgrammingError", "NotSupportedError"}
+    {"IntegrityError", "DatabaseError", "OperationalError", "DataError",
+     "InternalError", "ProgrammingError", "NotSupportedError"}
+)  # fmt: skip
+DATABASE_ERROR_BASES = frozenset(
+    {"django.db.DatabaseError", "django.db.utils.DatabaseError", "django.db.Error", "django.db.utils.Error"}
 )
-DATABASE_ERROR_BASES = frozenset({"django.db.DatabaseError", "django.db.utils.DatabaseError", "django.db.Error", "django.db.utils.Error"})
 BROAD_EXCEPTIONS = frozenset({"Exception", "BaseException"})
 
 

@@ -9,7 +9,7 @@ import libcst as cst
 from txlint.django.model import CallSite, callee_text
 from txlint.django.transactions import Transaction
 from txlint.django.references import deferred_until_commit
-from txlint.rule import Finding, Invalid, Rule, Valid, dedent
+from txlint.rule import Finding, Invalid, Rule, Valid
 from txlint.settings import Settings, contains_any
 
 
@@ -1475,4 +1475,3 @@ def _why_no_fix(django: DjangoModule, site: CallSite, transaction: Transaction) 
     if transaction.using is not None and not isinstance(transaction.using, (cst.SimpleString, cst.Name, cst.Attribute)):
         return "no autofix: the transaction's `using=` alias is computed"
     return "no autofix: `transaction` or `partial` is shadowed here"
-

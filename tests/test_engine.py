@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from txlint import default_rules
+from txlint.diagnostics import Fix, FixSafety, NodeEdit
+from txlint.engine import PARSE_ERROR, SourceFile, analyse, fix_source, lint_source
+from txlint.rule import Rule
+from tests.conftest import DISPATCH_IN_ATOMIC
+
+SOURCE = DISPATCH_IN_ATOMIC.lstrip("\n")
+
+
+class CountingRule(Rule):
+    """Reports nothing; records whether the engine asked it to check."""
+
+    code = "TXL999"
+    name = "counting"
+    summary = "test double"
+    checked = 0
+
+    def could_match(self, source, settings):
+        return "needle" in source
+
+    def check(self, django):
+        CountingRule.checked += 1
+        return iter(())
+
+
+class BreakingRule(Rule):
+    """Offers a fix whose output does not compile."""
+
+    code = "TXL998"
+    name = "breaking"
+    summary = "test double"
+
+    def could_match(self, source, settings):
+        return True
+
+    def check(self, django):
+        for site in django.model.calls:
+            broken = cst.Yield()  # `yield` outside a function does not compile
+            yield self.finding(site.node, "broken", Fix("break", FixSafety.SAFE, (NodeEdit(site.node, broken),)))
+
+
+def test_files_without_any_rule_token_are_not_parsed() -> None:
+    CountingRule.checked = 0
+    assert lint_source("x = 1\n", [CountingRule()]) == []
+    assert analyse("x = 1\n", [CountingRule()]).module is None
+    lint_source("needle = 1\n", [CountingRule()])
+    assert CountingRule.checked == 1
+
+
+def test_diagnostic_positions_span_the_reported_call() -> None:
+    [diagnostic] = lint_source(SOURCE, default_rules())
+    assert (diagnostic.line, diagnostic.column, diagnostic.end_line, diagnostic.end_column) == (8, 8, 8, 36)
+
+
+def test_syntax_error_becomes_a_parse_diagnostic_with_its_position() -> None:
+    source = "from django.db import transaction\nwith transaction.atomic(:\n    task.delay()\n"
+    [diagnostic] = lint_source(source, default_rules())
+    assert diagnostic.code == PARSE_ERROR and diagnostic.line == 2
+
+
+def test_deep_nesting_is_reported_not_raised() -> None:
+    source = "from django.db import transaction\nx = " + "(" * 2000 + "1" + ")" * 2000 + "\ntask.delay()  # atomic\n"
+    [diagnostic] = lint_source(source, default_rules())
+    assert diagnostic.code == PARSE_ERROR
+
+
+def test_fix_reaches_a_fixed_point_and_reports_nothing_left() -> None:
+    result = fix_source(SOURCE, default_rules())
+    assert result.applied == 1 and result.remaining == []
+    assert fix_source(result.source, default_rules()).source == result.source
+
+
+def test_fix_whose_output_does_not_compile_is_discarded() -> None:
+    source = "task.delay()\n"
+    result = fix_source(source, [BreakingRule()])
+    assert result.source == source and result.applied == 0
+
+
+def test_noqa_is_honoured_only_when_asked() -> None:
+    source = SOURCE.replace("send_receipt.delay(order.pk)", "send_receipt.delay(order.pk)  # noqa: TXL101")
+    assert lint_source(source, default_rules(), respect_noqa=True) == []
+    assert len(lint_source(source, default_rules())) == 1
+    assert fix_source(source, default_rules(), respect_noqa=True).source == source
+
+
+def test_source_file_module_name_reaches_configured_dispatcher_matching() -> None:
+    source = (
+        "from django.db import transaction\n\ndef start_job(f):\n    pass\n\n"
+        "def view():\n    with transaction.atomic():\n        start_job(1)\n"
+    )
+    from txlint.settings import Settings
+
+    settings = Settings(dispatchers=frozenset({"core.redis.start_job"}))
+    assert lint_source(source, default_rules(), SourceFile("core/redis.py", "core.redis"), settings)
+    assert not lint_source(source, default_rules(), SourceFile("other.py", "other"), settings)
+
+
+def test_pathological_expressions_are_refused_without_crashing() -> None:
+    for expression in ("a." * 30000 + "b", "-" * 50000 + "1", "not " * 50000 + "1", "+".join(["1"] * 100000)):
+        source = f"from django.db import transaction\nx = {expression}\nwith transaction.atomic():\n    task.delay()\n"
+        [diagnostic] = lint_source(source, default_rules())
+        assert diagnostic.code == PARSE_ERROR
+
+
+def test_null_bytes_are_reported() -> None:
+    [diagnostic] = lint_source("from django.db import transaction\n\x00transaction.atomic(task.delay())\n", default_rules())
+    assert diagnostic.code == PARSE_ERROR
