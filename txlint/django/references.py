@@ -34,12 +34,8 @@ def _expression(text: str) -> cst.BaseExpression:
     return cst.parse_expression(text)
 
 
-def reference(model: ModuleModel, frame: Frame, module: str, name: str, alias: str) -> Reference | None:
-    """An expression for `module.name` (e.g. django.db.transaction + on_commit) at `frame`.
-
-    Tries, in order: an existing import of the object itself, an existing import of its
-    module, a new `from <parent> import <module>` and the same under `alias`.
-    """
+def _existing(model: ModuleModel, frame: Frame, module: str, name: str) -> Reference | None:
+    """`name` or `module_alias.name` through an import the module already has."""
     qualified = f"{module}.{name}"
     for local in model.imports.local_names_for(qualified):
         if _is_free(model, frame, local, qualified):
@@ -47,6 +43,18 @@ def reference(model: ModuleModel, frame: Frame, module: str, name: str, alias: s
     for local in model.imports.local_names_for(module):
         if _is_free(model, frame, local, module):
             return Reference(_expression(f"{local}.{name}"), ())
+    return None
+
+
+def reference(model: ModuleModel, frame: Frame, module: str, name: str, alias: str) -> Reference | None:
+    """An expression for `module.name` (e.g. django.db.transaction + on_commit) at `frame`.
+
+    Tries, in order: an existing import of the object itself, an existing import of its
+    module, a new `from <parent> import <module>` and the same under `alias`.
+    """
+    existing = _existing(model, frame, module, name)
+    if existing is not None:
+        return existing
     parent, _, module_name = module.rpartition(".")
     for local in (module_name, alias):
         if _is_free(model, frame, local, module):
@@ -57,14 +65,10 @@ def reference(model: ModuleModel, frame: Frame, module: str, name: str, alias: s
 
 def function_reference(model: ModuleModel, frame: Frame, module: str, name: str) -> Reference | None:
     """An expression for a function such as functools.partial: `partial` or `functools.partial`."""
-    qualified = f"{module}.{name}"
-    for local in model.imports.local_names_for(qualified):
-        if _is_free(model, frame, local, qualified):
-            return Reference(_expression(local), ())
-    for local in model.imports.local_names_for(module):
-        if _is_free(model, frame, local, module):
-            return Reference(_expression(f"{local}.{name}"), ())
-    if _is_free(model, frame, name, qualified):
+    existing = _existing(model, frame, module, name)
+    if existing is not None:
+        return existing
+    if _is_free(model, frame, name, f"{module}.{name}"):
         return Reference(_expression(name), (ImportRequest(module, name),))
     if _is_free(model, frame, module, module):
         return Reference(_expression(f"{module}.{name}"), (ImportRequest(module),))

@@ -1430,6 +1430,38 @@ class JobDispatchedInTransaction(Rule):
                     reindex_invoice.delay(invoice.pk)  # TXL101
             """,
         ),
+        Invalid(
+            "payment_code_with_a_local_named_transaction",
+            """
+            import functools
+
+            from django.db.transaction import atomic
+
+            from payments.models import Transaction
+            from payments.tasks import capture_payment
+
+
+            @atomic
+            def charge(order):
+                transaction = Transaction.objects.create(order=order, amount=order.total)
+                capture_payment.delay(transaction.pk)  # TXL101
+            """,
+            fixed="""
+            import functools
+
+            from django.db.transaction import atomic
+
+            from payments.models import Transaction
+            from payments.tasks import capture_payment
+            from django.db import transaction as db_transaction
+
+
+            @atomic
+            def charge(order):
+                transaction = Transaction.objects.create(order=order, amount=order.total)
+                db_transaction.on_commit(functools.partial(capture_payment.delay, transaction.pk))  # TXL101
+            """,
+        ),
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
