@@ -22,7 +22,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 LIST_KEYS = frozenset(
-    {"select", "ignore", "extend_select", "exclude", "extend_exclude", "dispatchers", "atomic_contexts", "read_only_databases"}
+    {"select", "ignore", "extend_select", "exclude", "extend_exclude",
+     "dispatchers", "atomic_contexts", "read_only_databases", "logger_names"}  # fmt: skip
 )
 BOOL_KEYS = frozenset({"strict", "respect_gitignore"})
 
@@ -75,6 +76,7 @@ def config_from_mapping(raw: dict[str, Any], source: str) -> Config:
         dispatchers=frozenset(values.pop("dispatchers", ())),
         atomic_contexts=frozenset(values.pop("atomic_contexts", ())),
         read_only_databases=frozenset(values.pop("read_only_databases", ())),
+        logger_names=frozenset(values.pop("logger_names", ())),
     )
     return Config(source=source, settings=settings, **values)
 

@@ -24,6 +24,7 @@ from txlint.registry import all_rules
 from txlint.rule import Rule
 
 OPTIONS = {
+    "logger_names": "extra names of logger objects",
     "dispatchers": "qualified names of project functions that enqueue jobs",
     "atomic_contexts": "qualified names of extra context managers/decorators that open a transaction",
     "read_only_databases": "database aliases whose transactions never write",

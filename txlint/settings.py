@@ -14,6 +14,9 @@ class Settings:
     atomic_contexts: frozenset[str] = frozenset()
     # Database aliases whose transactions never write (replicas): TXL101 stays quiet there.
     read_only_databases: frozenset[str] = frozenset()
+    # Extra names of logger objects, beyond `logger`, `log`, `LOGGER`, `self.logger` and
+    # names assigned from `logging.getLogger(...)` / `structlog.get_logger(...)`.
+    logger_names: frozenset[str] = frozenset()
     # Found by the adapters in the project, not configured: qualified names of tasks
     # whose class defers sending to on_commit (`@app.task(base=TransactionAwareTask)`).
     deferring_tasks: frozenset[str] = frozenset()
