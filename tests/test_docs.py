@@ -30,3 +30,18 @@ def test_readme_rule_table_lists_the_rule(rule) -> None:
 def test_rule_codes_and_names_are_unique() -> None:
     rules = all_rules()
     assert len({rule.code for rule in rules}) == len({rule.name for rule in rules}) == len(rules)
+
+
+def test_generated_rule_docs_are_current() -> None:
+    from txlint import docs
+
+    current = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    assert current == docs.render(), "docs/rules.md is stale: run `python -m txlint.docs`"
+
+
+def test_every_rule_has_a_section_in_the_generated_docs() -> None:
+    from txlint import docs
+
+    rendered = docs.render()
+    for rule in all_rules():
+        assert f"\n## {rule.code}\n" in rendered and "### Why is this bad?" in rendered

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import io
-import json
 import os
 import stat
+import subprocess
 import sys
 import tempfile
 import tokenize
@@ -23,7 +23,8 @@ from txlint import __version__
 from txlint.config import Config, ConfigError, config_for_file, with_overrides
 from txlint.diagnostics import Diagnostic, FixSafety
 from txlint.discovery import DEFAULT_EXCLUDES, discover
-from txlint.engine import PARSE_ERROR, SourceFile, analyse, fix_source
+from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
+from txlint.formats import Reported, formatters
 from txlint.paths import module_name_for
 from txlint.project import deferring_tasks, project_root
 from txlint.registry import all_rules, rule_for, selected_rules
@@ -36,6 +37,10 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 class FileReport:
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    source: str | None = None
+    fixed: str | None = None
+    # For SARIF: the file after each diagnostic's own fix, aligned with `diagnostics`.
+    previews: list[str | None] | None = None
     fixes_applied: int = 0
     diff: str = ""
     error: str | None = None
@@ -67,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fix", action="store_true", help="apply safe fixes")
     parser.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff, apply unsafe fixes too")
     parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument("--format", choices=sorted(formatters()), default="text", help="output format (default: text)")
+    parser.add_argument("--output-file", metavar="PATH", help="write the findings to PATH instead of standard output")
+    parser.add_argument("--changed-since", metavar="REF", help="check only files changed since a git ref (and untracked ones)")
+    parser.add_argument("--stdin-filename", metavar="NAME", help="read the source from standard input, as if it were NAME")
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"txlint {__version__}")
@@ -88,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CLEAN
     try:
         return _run(args)
-    except ConfigError as error:
+    except (ConfigError, UsageError) as error:
         print(f"txlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
 
@@ -103,6 +111,8 @@ def _rule_table() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.stdin_filename:
+        return _run_stdin(args)
     paths = args.paths or ["."]
     missing = [path for path in paths if not os.path.exists(path)]
     for path in missing:
@@ -110,8 +120,10 @@ def _run(args: argparse.Namespace) -> int:
     base = _effective_config(config_for_file(os.path.join(os.getcwd(), "-")), args)
     excludes = [*(base.exclude if base.exclude is not None else DEFAULT_EXCLUDES), *base.extend_exclude]
     files = sorted(set(discover([p for p in paths if os.path.exists(p)], excludes, base.respect_gitignore)))
+    if args.changed_since:
+        files = [path for path in files if os.path.abspath(path) in changed_files(args.changed_since)]
     reports = [_check_file(path, args) for path in files]
-    _print_reports(reports, args)
+    _output(reports, args)
     internal_errors = [report for report in reports if report.error]
     for report in internal_errors:
         print(f"txlint: error: {report.path}: {report.error}", file=sys.stderr)
@@ -120,6 +132,41 @@ def _run(args: argparse.Namespace) -> int:
     if args.diff:
         return EXIT_FINDINGS if any(report.diff for report in reports) else EXIT_CLEAN
     return EXIT_FINDINGS if any(report.diagnostics for report in reports) else EXIT_CLEAN
+
+
+def _run_stdin(args: argparse.Namespace) -> int:
+    """Editors pipe the buffer in: findings name `--stdin-filename`; `--fix` prints the fixed code."""
+    data = sys.stdin.buffer.read()
+    report = _check_source(args.stdin_filename, data, args, write=False)
+    if args.fix and report.fixed is not None:
+        sys.stdout.write(report.fixed)
+        for reported in _reported([report], args):
+            print(formatters()["text"]([reported]), end="", file=sys.stderr)
+    else:
+        _output([report], args)
+    if report.error:
+        print(f"txlint: error: {report.path}: {report.error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_FINDINGS if report.diagnostics or report.diff else EXIT_CLEAN
+
+
+def changed_files(ref: str) -> frozenset[str]:
+    """Absolute paths of files changed since `ref` (committed or not) plus untracked ones."""
+    try:
+        top = _git(["rev-parse", "--show-toplevel"], os.getcwd()).strip()
+        names = _git(["diff", "--name-only", "--diff-filter=ACMR", ref], top).splitlines()
+        names += _git(["ls-files", "--others", "--exclude-standard"], top).splitlines()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise UsageError(f"--changed-since {ref}: git failed: {error}") from error
+    return frozenset(os.path.abspath(os.path.join(top, name)) for name in names if name)
+
+
+def _git(arguments: list[str], cwd: str) -> str:
+    return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+class UsageError(Exception):
+    """A request txlint cannot carry out; the CLI exits 2 with this message."""
 
 
 def _effective_config(config: Config, args: argparse.Namespace) -> Config:
@@ -140,27 +187,26 @@ def _rules(select: tuple[str, ...], ignore: tuple[str, ...], extend: tuple[str, 
     return tuple(rule() for rule in selected_rules(select, ignore, extend, strict))
 
 
-def read_source(path: str) -> tuple[bytes, str, str]:
-    """The file's bytes, its text and the encoding to write it back with (PEP 263, BOM)."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data, data.decode(encoding), encoding
-
-
 def _check_file(path: str, args: argparse.Namespace) -> FileReport:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        return FileReport(path, [_file_error(f"cannot read file: {error.strerror or error}")])
+    return _check_source(path, data, args, write=not args.diff)
+
+
+def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool) -> FileReport:
     report = FileReport(path)
     try:
         config = _effective_config(config_for_file(path), args)
         rules = _rules(config.select, config.ignore, config.extend_select, config.strict)
         try:
-            original, source, encoding = read_source(path)
-        except OSError as error:
-            report.diagnostics = [_file_error(f"cannot read file: {error.strerror or error}")]
-            return report
+            source, encoding = decode_source(data)
         except (SyntaxError, UnicodeDecodeError, LookupError) as error:
             report.diagnostics = [_file_error(f"cannot decode file: {error}")]
             return report
+        report.source = source
         module_name, is_package = module_name_for(path)
         source_file = SourceFile(path, module_name, is_package)
         settings = replace(config.settings, deferring_tasks=deferring_tasks(project_root(path)))
@@ -170,19 +216,34 @@ def _check_file(path: str, args: argparse.Namespace) -> FileReport:
             report.diagnostics = result.remaining
             if result.source != source:
                 report.fixes_applied = result.applied
+                report.fixed = result.source
                 if args.diff:
                     report.diff = "".join(
                         difflib.unified_diff(
                             source.splitlines(keepends=True), result.source.splitlines(keepends=True), path, path
                         )
                     )
-                else:
-                    _write_atomically(path, result.source.encode(encoding), original)
+                elif write:
+                    _write_atomically(path, result.source.encode(encoding), data)
         else:
-            report.diagnostics = analyse(source, rules, source_file, settings, respect_noqa).diagnostics
+            analysis = analyse(source, rules, source_file, settings, respect_noqa)
+            report.diagnostics = analysis.diagnostics
+            if args.format == "sarif" and analysis.module is not None:
+                report.previews = [
+                    apply_fixes(analysis.module, [d.fix]) if d.fix else None for d in analysis.diagnostics
+                ]
+        report.diagnostics = [d for d in report.diagnostics if not config.ignores(path, d.code)]
+    except ConcurrentModification as error:
+        report.error = str(error)
     except Exception as error:  # one broken file must not stop the run
         report.error = f"internal error: {type(error).__name__}: {error}"
     return report
+
+
+def decode_source(data: bytes) -> tuple[str, str]:
+    """The text and the encoding to write it back with (PEP 263 coding line, BOM)."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding), encoding
 
 
 def _file_error(message: str) -> Diagnostic:
@@ -214,31 +275,27 @@ def _write_atomically(path: str, data: bytes, original: bytes) -> None:
         raise
 
 
-def _print_reports(reports: list[FileReport], args: argparse.Namespace) -> None:
-    diagnostics = [(report.path, d) for report in reports for d in report.diagnostics]
+def _reported(reports: list[FileReport], args: argparse.Namespace) -> list[Reported]:
+    found = []
+    for report in reports:
+        previews = report.previews or [None] * len(report.diagnostics)
+        for diagnostic, preview in zip(report.diagnostics, previews):
+            found.append(Reported(report.path, diagnostic, report.source, preview))
+    return found
+
+
+def _output(reports: list[FileReport], args: argparse.Namespace) -> None:
     if args.diff:
-        sys.stdout.write("".join(report.diff for report in reports))
-    elif args.format == "json":
-        print(json.dumps([_as_json(path, d) for path, d in diagnostics], indent=2))
+        text = "".join(report.diff for report in reports)
     else:
-        for path, d in diagnostics:
-            print(f"{path}:{d.line}:{d.column + 1}: {d.code} {d.message}")
+        text = formatters()[args.format](_reported(reports, args))
+    if args.output_file:
+        with open(args.output_file, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
     if args.fix or args.diff:
         print(_fix_summary(reports, args), file=sys.stderr)
-
-
-def _as_json(path: str, d: Diagnostic) -> dict[str, object]:
-    return {
-        "code": d.code,
-        "message": d.message,
-        "path": path,
-        "line": d.line,
-        "column": d.column + 1,
-        "end_line": d.end_line,
-        "end_column": d.end_column + 1,
-        "fix_available": d.fix is not None,
-        "fix_safety": d.fix_safety.value if d.fix_safety else None,
-    }
 
 
 def _fix_summary(reports: list[FileReport], args: argparse.Namespace) -> str:

@@ -8,6 +8,7 @@ Unknown keys are errors: a misspelt option must not be silently ignored.
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ LIST_KEYS = frozenset(
      "dispatchers", "atomic_contexts", "read_only_databases", "logger_names"}  # fmt: skip
 )
 BOOL_KEYS = frozenset({"strict", "respect_gitignore"})
+MAPPING_KEYS = frozenset({"per_file_ignores"})
 
 
 class ConfigError(Exception):
@@ -42,7 +44,21 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     strict: bool = False
     respect_gitignore: bool = True
+    # (glob relative to the configuration's folder, code prefixes ignored there)
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     settings: Settings = field(default_factory=Settings)
+
+    def ignores(self, path: str, code: str) -> bool:
+        """Whether `per-file-ignores` silences `code` in `path`."""
+        if not self.per_file_ignores:
+            return False
+        base = os.path.dirname(self.source) if self.source else os.getcwd()
+        relative = os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+        return any(
+            (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(os.path.basename(path), glob))
+            and code.startswith(prefixes)
+            for glob, prefixes in self.per_file_ignores
+        )
 
 
 def _as_list(key: str, value: Any, source: str) -> tuple[str, ...]:
@@ -61,16 +77,37 @@ def _as_bool(key: str, value: Any, source: str) -> bool:
     raise ConfigError(f"{source}: `{key}` must be true or false")
 
 
+def _as_per_file_ignores(key: str, value: Any, source: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A TOML table `{"glob" = ["TXL101"]}` or setup.cfg lines `glob: TXL101,TXL105`."""
+    if isinstance(value, str):
+        entries: dict[str, Any] = {}
+        for line in value.splitlines():
+            glob, separator, codes = line.rpartition(":")
+            if line.strip() and not separator:
+                raise ConfigError(f"{source}: `{key}` lines must read `glob: CODES`")
+            if glob.strip():
+                entries[glob.strip()] = codes
+        value = entries
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: `{key}` must map file globs to lists of codes")
+    return tuple(
+        (glob, tuple(code.upper() for code in _as_list(f"{key}.{glob}", codes, source)))
+        for glob, codes in value.items()
+    )
+
+
 def config_from_mapping(raw: dict[str, Any], source: str) -> Config:
     values: dict[str, Any] = {}
     for raw_key, value in raw.items():
         key = raw_key.replace("-", "_")
-        if key in LIST_KEYS:
+        if key in MAPPING_KEYS:
+            values[key] = _as_per_file_ignores(raw_key, value, source)
+        elif key in LIST_KEYS:
             values[key] = _as_list(raw_key, value, source)
         elif key in BOOL_KEYS:
             values[key] = _as_bool(raw_key, value, source)
         else:
-            known = ", ".join(sorted(k.replace("_", "-") for k in LIST_KEYS | BOOL_KEYS))
+            known = ", ".join(sorted(k.replace("_", "-") for k in LIST_KEYS | BOOL_KEYS | MAPPING_KEYS))
             raise ConfigError(f"{source}: unknown option `{raw_key}` (known: {known})")
     settings = Settings(
         dispatchers=frozenset(values.pop("dispatchers", ())),

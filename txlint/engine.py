@@ -138,7 +138,7 @@ def fix_source(
         if not fixes or analysis.module is None:
             break
         chosen = _non_overlapping(fixes, analysis.positions)
-        new_source = _apply(analysis.module, chosen)
+        new_source = apply_fixes(analysis.module, chosen)
         if new_source == source or not _compiles(new_source, source_file.path):
             break
         source = new_source
@@ -190,7 +190,8 @@ class _ReplaceNodes(cst.CSTTransformer):
         return self.edits.get(id(original_node), updated_node)
 
 
-def _apply(module: cst.Module, fixes: list[Fix]) -> str:
+def apply_fixes(module: cst.Module, fixes: list[Fix]) -> str:
+    """The module's code with the fixes applied (edits by node identity, then imports)."""
     edits: dict[int, cst.CSTNode] = {}
     context = CodemodContext()
     for fix in fixes:
@@ -258,4 +259,4 @@ def _parse_error(line: int, column: int, reason: str) -> Diagnostic:
     return Diagnostic(PARSE_ERROR, f"cannot parse file: {reason}", line, column, line, column)
 
 
-__all__ = ["Analysis", "FixResult", "NodeEdit", "SourceFile", "analyse", "fix_source", "lint_source"]
+__all__ = ["Analysis", "FixResult", "NodeEdit", "SourceFile", "analyse", "apply_fixes", "fix_source", "lint_source"]

@@ -51,11 +51,22 @@ class Flake8Plugin:
                 comma_separated_list=True,
                 help=f"txlint: {help_text}",
             )
-        manager.extend_default_ignore([rule.code for rule in all_rules() if rule.opt_in])
+        manager.add_option(
+            "--txlint-strict",
+            action="store_true",
+            parse_from_config=True,
+            help="txlint: also report the opt-in rules (the strict profile)",
+        )
+        manager.extend_default_ignore(list(_opt_in_codes()))
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.options = {key: tuple(getattr(options, f"txlint_{key}", ()) or ()) for key in OPTIONS}
+        if getattr(options, "txlint_strict", False):
+            # flake8 builds its style guide after this call: lifting the default
+            # ignore here is how a plugin's profile switch reaches selection.
+            opt_in = _opt_in_codes()
+            options.extended_default_ignore = [c for c in options.extended_default_ignore if c not in opt_in]
         cls.rules = tuple(rule() for rule in all_rules())
 
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
@@ -70,3 +81,7 @@ class Flake8Plugin:
         source_file = SourceFile(self.filename, module_name, is_package, ast_checked=True)
         for diagnostic in lint_source(source, rules, source_file, settings):
             yield diagnostic.line, diagnostic.column, diagnostic.flake8_text(), type(self)
+
+
+def _opt_in_codes() -> frozenset[str]:
+    return frozenset(rule.code for rule in all_rules() if rule.opt_in)
