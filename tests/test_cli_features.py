@@ -84,3 +84,29 @@ def test_per_file_ignores_from_setup_cfg(write, capsys) -> None:
     setup_cfg = "[txlint]\nper-file-ignores =\n    */migrations/*.py: TXL101\n"
     root = write({"setup.cfg": setup_cfg, "app/migrations/0002_x.py": DISPATCH_IN_ATOMIC})
     assert run([str(root)], capsys)[0] == 0
+
+
+def test_sarif_fix_previews_stay_aligned_with_per_file_ignores(write, capsys) -> None:
+    import json
+
+    source = """
+    from django.db import IntegrityError, transaction
+
+    from .tasks import reindex
+
+
+    @transaction.atomic
+    def backfill(rows):
+        for row in rows:
+            try:
+                row.save()
+            except IntegrityError:
+                pass
+        reindex.delay()
+    """
+    root = write({"pyproject.toml": '[tool.txlint.per-file-ignores]\n"*.py" = ["TXL105"]\n', "app.py": source})
+    _, out, _ = run([str(root / "app.py"), "--format", "sarif"], capsys)
+    [result] = json.loads(out)["runs"][0]["results"]
+    assert result["ruleId"] == "TXL101"
+    inserted = "".join(r["insertedContent"]["text"] for r in result["fixes"][0]["artifactChanges"][0]["replacements"])
+    assert "on_commit" in inserted and "atomic():" not in inserted

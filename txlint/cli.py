@@ -26,7 +26,7 @@ from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
 from txlint.formats import Reported, formatters
 from txlint.paths import module_name_for
-from txlint.project import deferring_tasks, project_root
+from txlint.project import cleared_caches, deferring_tasks, project_root
 from txlint.registry import all_rules, rule_for, selected_rules
 from txlint.rule import Rule
 
@@ -209,7 +209,11 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
         report.source = source
         module_name, is_package = module_name_for(path)
         source_file = SourceFile(path, module_name, is_package)
-        settings = replace(config.settings, deferring_tasks=deferring_tasks(project_root(path)))
+        settings = replace(
+            config.settings,
+            deferring_tasks=deferring_tasks(project_root(path)),
+            cleared_caches=cleared_caches(project_root(path)),
+        )
         respect_noqa = not args.disable_noqa
         if args.fix or args.diff:
             result = fix_source(source, rules, source_file, settings, args.unsafe_fixes, respect_noqa)
@@ -225,14 +229,13 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
                     )
                 elif write:
                     _write_atomically(path, result.source.encode(encoding), data)
+            report.diagnostics = [d for d in report.diagnostics if not config.ignores(path, d.code)]
         else:
             analysis = analyse(source, rules, source_file, settings, respect_noqa)
-            report.diagnostics = analysis.diagnostics
-            if args.format == "sarif" and analysis.module is not None:
-                report.previews = [
-                    apply_fixes(analysis.module, [d.fix]) if d.fix else None for d in analysis.diagnostics
-                ]
-        report.diagnostics = [d for d in report.diagnostics if not config.ignores(path, d.code)]
+            report.diagnostics = [d for d in analysis.diagnostics if not config.ignores(path, d.code)]
+            module = analysis.module
+            if args.format == "sarif" and module is not None:
+                report.previews = [apply_fixes(module, [d.fix]) if d.fix else None for d in report.diagnostics]
     except ConcurrentModification as error:
         report.error = str(error)
     except Exception as error:  # one broken file must not stop the run

@@ -27,6 +27,6 @@ Formatter = Callable[[Sequence[Reported]], str]
 
 
 def formatters() -> dict[str, Formatter]:
-    from txlint.formats import github, json_lines, text
+    from txlint.formats import github, json_lines, sarif, text
 
-    return {"text": text.render, "json": json_lines.render, "github": github.render}
+    return {"text": text.render, "json": json_lines.render, "github": github.render, "sarif": sarif.render}
