@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from txlint import cli
+from txlint.registry import all_rules
 from tests.conftest import DISPATCH_IN_ATOMIC
 
 
@@ -163,7 +164,8 @@ def test_explain_unknown_code_is_an_error(capsys) -> None:
 
 def test_list_rules_shows_every_rule(capsys) -> None:
     _, out, _ = run(["--list-rules"], capsys)
-    assert [line.split()[0] for line in out.splitlines()] == ["TXL101", "TXL103", "TXL105"]
+    assert [line.split()[0] for line in out.splitlines()] == [rule.code for rule in all_rules()]
+    assert {"TXL101", "TXL103", "TXL105", "TXL201", "TXL202", "TXL203", "TXL204"} <= {rule.code for rule in all_rules()}
 
 
 def test_configured_dispatcher_from_pyproject(write, capsys) -> None:

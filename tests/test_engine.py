@@ -109,3 +109,48 @@ def test_pathological_expressions_are_refused_without_crashing() -> None:
 def test_null_bytes_are_reported() -> None:
     [diagnostic] = lint_source("from django.db import transaction\n\x00transaction.atomic(task.delay())\n", default_rules())
     assert diagnostic.code == PARSE_ERROR
+
+
+def _sources_with_findings():
+    from pathlib import Path
+
+    from txlint.registry import all_rules
+    from txlint.rule import dedent
+
+    for rule in all_rules():
+        for case in rule.invalid:
+            yield case.path, dedent(case.code), case.settings
+    for path in sorted((Path(__file__).resolve().parent.parent / "fixtures").rglob("*.py")):
+        yield str(path), path.read_text(), None
+
+
+def test_statement_positions_equal_whole_module_positions() -> None:
+    from txlint.registry import all_rules
+    from txlint.settings import Settings
+
+    rules = [rule() for rule in all_rules()]
+    compared = 0
+    for path, source, settings in _sources_with_findings():
+        settings = settings or Settings()
+        partial = analyse(source, rules, SourceFile(path), settings).diagnostics
+        full = analyse(source, rules, SourceFile(path), settings, full_positions=True).diagnostics
+        assert [(d.code, d.line, d.column, d.end_line, d.end_column) for d in partial] == [
+            (d.code, d.line, d.column, d.end_line, d.end_column) for d in full
+        ], path
+        compared += len(partial)
+    assert compared > 50
+
+
+def test_positions_after_decorators_semicolons_and_comments() -> None:
+    source = (
+        "# header comment\n"
+        "import os; import sys\n"
+        "from django.db import transaction\n"
+        "from .tasks import send\n\n\n"
+        "@transaction.atomic\n"
+        "# a comment between decorator and def\n"
+        "def f():\n"
+        "    send.delay()\n"
+    )
+    [diagnostic] = lint_source(source, default_rules())
+    assert (diagnostic.line, diagnostic.column) == (10, 4)

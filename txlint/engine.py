@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from txlint.diagnostics import Diagnostic, Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.model import build_model
+from txlint.django.model import build_model, code_fields
 from txlint.noqa import NoqaFilter
 from txlint.rule import Finding, Rule
 from txlint.settings import DEFAULT_SETTINGS, Settings
@@ -38,8 +38,8 @@ class SourceFile:
     path: str = "<string>"
     module_name: str | None = None
     is_package: bool = False
-    # True when the caller already parsed the source with `ast` (flake8 does).
-    ast_checked: bool = False
+    # The source's `ast` tree when the caller already has it (flake8 does).
+    tree: ast.Module | None = None
 
 
 @dataclass
@@ -61,9 +61,14 @@ def analyse(
     source_file: SourceFile = SourceFile(),
     settings: Settings = DEFAULT_SETTINGS,
     respect_noqa: bool = False,
+    full_positions: bool = False,
 ) -> Analysis:
-    """Lint one source. With `respect_noqa`, `# noqa` comments silence findings as in flake8."""
-    analysis = _analyse(source, rules, source_file, settings)
+    """Lint one source. With `respect_noqa`, `# noqa` comments silence findings as in flake8.
+
+    `full_positions` resolves the position of every node (fixes need them to tell
+    overlapping edits apart); otherwise only the statements holding findings are.
+    """
+    analysis = _analyse(source, rules, source_file, settings, full_positions)
     if respect_noqa and analysis.diagnostics:
         noqa = NoqaFilter(source)
         analysis.diagnostics = [
@@ -73,11 +78,13 @@ def analyse(
     return analysis
 
 
-def _analyse(source: str, rules: Sequence[Rule], source_file: SourceFile, settings: Settings) -> Analysis:
+def _analyse(
+    source: str, rules: Sequence[Rule], source_file: SourceFile, settings: Settings, full_positions: bool
+) -> Analysis:
     candidates = candidate_rules(source, rules, settings)
     if not candidates:
         return Analysis([])
-    syntax_error, refused = (None, False) if source_file.ast_checked else _python_syntax_error(source)
+    tree, syntax_error, refused = (source_file.tree, None, False) if source_file.tree else _python_parse(source)
     if refused and syntax_error is not None:
         return Analysis([syntax_error])
     try:
@@ -92,7 +99,10 @@ def _analyse(source: str, rules: Sequence[Rule], source_file: SourceFile, settin
     findings = [finding for rule in candidates for finding in rule.check(django)]
     if not findings:
         return Analysis([], module)
-    positions = _positions(module)
+    if full_positions or tree is None:
+        positions = _positions(module)
+    else:
+        positions = _positions_of(module, tree, [finding.node for finding in findings])
     diagnostics = sorted(
         (_diagnostic(finding, positions) for finding in findings),
         key=lambda d: (d.line, d.column, d.code),
@@ -132,7 +142,7 @@ def fix_source(
     silenced by `# noqa` (with `respect_noqa`) are not fixed.
     """
     applied = 0
-    analysis = analyse(source, rules, source_file, settings, respect_noqa)
+    analysis = analyse(source, rules, source_file, settings, respect_noqa, full_positions=True)
     for _ in range(MAX_FIX_ROUNDS):
         fixes = [d.fix for d in analysis.diagnostics if _applicable(d.fix, unsafe)]
         if not fixes or analysis.module is None:
@@ -143,7 +153,7 @@ def fix_source(
             break
         source = new_source
         applied += len(chosen)
-        analysis = analyse(source, rules, source_file, settings, respect_noqa)
+        analysis = analyse(source, rules, source_file, settings, respect_noqa, full_positions=True)
     return FixResult(source, applied, analysis.diagnostics)
 
 
@@ -216,6 +226,63 @@ def _compiles(source: str, path: str) -> bool:
     return True
 
 
+def _positions_of(module: cst.Module, tree: ast.Module, nodes: list[cst.CSTNode]) -> dict[int, CodeRange]:
+    """Positions of the statements that hold `nodes`, without a pass over the whole module.
+
+    libcst's PositionProvider regenerates the code of the entire module, twice the
+    cost of parsing it. Instead each top-level statement holding a finding becomes a
+    module of its own, and its lines are shifted to where `ast` says it starts.
+    """
+    starts = _statement_starts(module, tree)
+    if starts is None:
+        return _positions(module)
+    wanted = {id(node) for node in nodes}
+    positions: dict[int, CodeRange] = {}
+    for statement, start in zip(module.body, starts):
+        if not wanted or not _holds_any(statement, wanted):
+            continue
+        single = MetadataWrapper(module.with_changes(body=[statement], header=[], footer=[]), unsafe_skip_copy=True)
+        local = single.resolve(PositionProvider)
+        shift = start - local[statement].start.line
+        for node, code_range in local.items():
+            positions[id(node)] = CodeRange(
+                CodePosition(code_range.start.line + shift, code_range.start.column),
+                CodePosition(code_range.end.line + shift, code_range.end.column),
+            )
+        wanted -= positions.keys()
+    return positions if not wanted else _positions(module)
+
+
+def _statement_starts(module: cst.Module, tree: ast.Module) -> list[int] | None:
+    """The line of each top-level statement's own position, from `ast`.
+
+    Both start a decorated definition at `def`/`class`, not at its decorators.
+    `a = 1; b = 2` is one statement line for libcst and two statements for `ast`.
+    """
+    starts, index = [], 0
+    for statement in module.body:
+        if index >= len(tree.body):
+            return None
+        starts.append(tree.body[index].lineno)
+        index += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+    return starts if index == len(tree.body) else None
+
+
+def _holds_any(node: cst.CSTNode, wanted: set[int]) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in wanted:
+            return True
+        for name in code_fields(type(current)):
+            value = getattr(current, name)
+            if isinstance(value, cst.CSTNode):
+                stack.append(value)
+            elif isinstance(value, (list, tuple)):
+                stack.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return False
+
+
 def _positions(module: cst.Module) -> dict[int, CodeRange]:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     return {id(node): code_range for node, code_range in wrapper.resolve(PositionProvider).items()}
@@ -234,25 +301,25 @@ def _diagnostic(finding: Finding, positions: dict[int, CodeRange]) -> Diagnostic
     )
 
 
-def _python_syntax_error(source: str) -> tuple[Diagnostic | None, bool]:
+def _python_parse(source: str) -> tuple[ast.Module | None, Diagnostic | None, bool]:
     """CPython's verdict on the source, before libcst sees it.
 
     libcst's native parser overflows its stack (and kills the process) on deeply
     nested input that CPython rejects cleanly, so such input is refused here. Other
     syntax errors are returned for reporting, but libcst still gets its chance: it
-    reads syntax newer than the running interpreter. Returns (diagnostic, refused).
+    reads syntax newer than the running interpreter. Returns (tree, error, refused);
+    the tree also tells where each top-level statement starts (see `_positions_of`).
     """
     try:
-        ast.parse(source)
+        return ast.parse(source), None, False
     except (RecursionError, MemoryError):
-        return _parse_error(1, 0, "too deeply nested to analyse"), True
+        return None, _parse_error(1, 0, "too deeply nested to analyse"), True
     except SyntaxError as error:
         line, column = error.lineno or 1, max((error.offset or 1) - 1, 0)
         refused = "too many nested" in str(error.msg) or "too many levels" in str(error.msg)
-        return _parse_error(line, column, str(error.msg)), refused
+        return None, _parse_error(line, column, str(error.msg)), refused
     except ValueError as error:  # null bytes
-        return _parse_error(1, 0, str(error)), True
-    return None, False
+        return None, _parse_error(1, 0, str(error)), True
 
 
 def _parse_error(line: int, column: int, reason: str) -> Diagnostic:

@@ -19,7 +19,7 @@ from txlint import __version__
 from txlint.config import config_for_file, extended_settings
 from txlint.engine import SourceFile, lint_source
 from txlint.paths import module_name_for
-from txlint.project import deferring_tasks, project_root
+from txlint.project import cleared_caches, deferring_tasks, project_root
 from txlint.registry import all_rules
 from txlint.rule import Rule
 
@@ -37,7 +37,8 @@ class Flake8Plugin:
     options: dict[str, tuple[str, ...]] = {}
     rules: tuple[Rule, ...] = ()
 
-    def __init__(self, tree: ast.AST, filename: str, lines: list[str]) -> None:
+    def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
+        self.tree = tree
         self.filename = filename
         self.lines = lines
 
@@ -62,23 +63,28 @@ class Flake8Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.options = {key: tuple(getattr(options, f"txlint_{key}", ()) or ()) for key in OPTIONS}
-        if getattr(options, "txlint_strict", False):
+        strict = bool(getattr(options, "txlint_strict", False))
+        named = {code.upper() for attribute in ("select", "extend_select") for code in getattr(options, attribute, None) or ()}
+        # An explicit `--select TXL` overrides flake8's default ignore, so the opt-in
+        # rules stay out unless strict or named by their exact code, as in the CLI.
+        cls.rules = tuple(rule() for rule in all_rules() if not rule.opt_in or strict or rule.code in named)
+        if strict:
             # flake8 builds its style guide after this call: lifting the default
             # ignore here is how a plugin's profile switch reaches selection.
             opt_in = _opt_in_codes()
             options.extended_default_ignore = [c for c in options.extended_default_ignore if c not in opt_in]
-        cls.rules = tuple(rule() for rule in all_rules())
 
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
-        rules = self.rules or tuple(rule() for rule in all_rules())
+        rules = self.rules or tuple(rule() for rule in all_rules() if not rule.opt_in)
         path = self.filename if self.filename not in ("-", "stdin") else os.path.join(os.getcwd(), "stdin.py")
         settings = replace(
             extended_settings(config_for_file(path).settings, **self.options),
             deferring_tasks=deferring_tasks(project_root(path)),
+            cleared_caches=cleared_caches(project_root(path)),
         )
         module_name, is_package = module_name_for(path)
         source = "".join(self.lines)
-        source_file = SourceFile(self.filename, module_name, is_package, ast_checked=True)
+        source_file = SourceFile(self.filename, module_name, is_package, tree=self.tree)
         for diagnostic in lint_source(source, rules, source_file, settings):
             yield diagnostic.line, diagnostic.column, diagnostic.flake8_text(), type(self)
 

@@ -20,6 +20,9 @@ class Settings:
     # Found by the adapters in the project, not configured: qualified names of tasks
     # whose class defers sending to on_commit (`@app.task(base=TransactionAwareTask)`).
     deferring_tasks: frozenset[str] = frozenset()
+    # Found by the adapters in the project, not configured: qualified names of caches that
+    # some module clears (`app.services._cache.clear()`, `get_site.cache_clear()`).
+    cleared_caches: frozenset[str] = frozenset()
 
     def atomic_tokens(self) -> tuple[str, ...]:
         """Text that must appear in a file for a transaction to be opened in it."""

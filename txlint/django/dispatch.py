@@ -88,12 +88,29 @@ class Dispatches:
         if qualified in FUNCTION_DISPATCHERS:
             return FUNCTION_DISPATCHERS[qualified]
         if isinstance(call.func, cst.Name):
+            bound = self._bound_method(call.func, frame)
+            if bound is not None:
+                return self._method_framework(bound, frame)
             info = self._local_function(call.func)
             return "Huey" if info is not None and self._huey_task(info) else None
         if not isinstance(call.func, cst.Attribute):
             return None
-        method = call.func.attr.value
-        receiver = call.func.value
+        return self._method_framework(call.func, frame)
+
+    def _bound_method(self, name: cst.Name, frame: Frame) -> cst.Attribute | None:
+        """`enqueue = queue.enqueue` or `enqueue = partial(queue.enqueue_in, delay)`, called later."""
+        for function in frame.enclosing_functions():
+            value = function.assignments.get(name.value)
+            if value is None:
+                continue
+            if isinstance(value, cst.Call) and self.model.qualify(value.func) == "functools.partial" and value.args:
+                value = value.args[0].value
+            return value if isinstance(value, cst.Attribute) else None
+        return None
+
+    def _method_framework(self, func: cst.Attribute, frame: Frame) -> str | None:
+        method = func.attr.value
+        receiver = func.value
         if method == "send_task":
             return "Celery"
         if method in CELERY_METHODS and (self._is_signature(receiver) or self.is_task(receiver)):

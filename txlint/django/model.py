@@ -207,7 +207,7 @@ LAYOUT_FIELDS = frozenset(
 
 
 @lru_cache(maxsize=None)
-def _code_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
+def code_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
     return tuple(
         f.name
         for f in dataclasses.fields(node_type)
@@ -260,7 +260,7 @@ class Scanner:
             handler(node)
 
     def walk_children(self, node: cst.CSTNode) -> None:
-        for name in _code_fields(type(node)):
+        for name in code_fields(type(node)):
             value = getattr(node, name)
             if isinstance(value, cst.CSTNode):
                 self.walk(value)

@@ -1,0 +1,79 @@
+"""What clears a process-lifetime cache, across the project (TXL301's project fact)."""
+
+from __future__ import annotations
+
+from txlint import cli
+from txlint.project import cleared_caches, cleared_caches_in_source
+
+LOOKUPS = """
+from functools import lru_cache
+
+from catalog.models import Brand, Category
+
+_brand_cache = {}
+
+
+def brand(slug):
+    if slug not in _brand_cache:
+        _brand_cache[slug] = Brand.objects.get(slug=slug)
+    return _brand_cache[slug]
+
+
+@lru_cache(maxsize=None)
+def root_category():
+    return Category.objects.get(parent=None)
+"""
+
+SIGNALS = """
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from catalog.models import Brand, Category
+from shop import lookups
+from shop.lookups import root_category
+
+
+@receiver(post_save, sender=Brand)
+def forget_brands(**kwargs):
+    lookups._brand_cache.clear()
+
+
+@receiver(post_save, sender=Category)
+def forget_root(**kwargs):
+    root_category.cache_clear()
+"""
+
+
+def project(write, *, with_signals: bool):
+    files = {"pyproject.toml": "[project]\nname = 'shop'\n", "shop/__init__.py": "", "shop/lookups.py": LOOKUPS}
+    if with_signals:
+        files["shop/signals.py"] = SIGNALS
+    return write(files)
+
+
+def test_caches_cleared_through_imports_are_found_across_the_project(write) -> None:
+    root = project(write, with_signals=True)
+    assert cleared_caches(str(root)) == {"shop.lookups._brand_cache", "shop.lookups.root_category"}
+
+
+def test_clearing_a_name_defined_here_is_left_to_the_module_itself() -> None:
+    source = "_cache = {}\n\n\ndef reset():\n    _cache.clear()\n"
+    assert cleared_caches_in_source(source, "shop/local.py") == []
+
+
+def test_django_cache_framework_clear_is_not_a_container_clear() -> None:
+    source = "from django.core.cache import cache\n\n\ndef reset():\n    cache.clear()\n"
+    assert cleared_caches_in_source(source, "shop/reset.py") == []
+
+
+def test_cache_cleared_in_another_module_is_not_reported(write, capsys) -> None:
+    root = project(write, with_signals=True)
+    assert cli.main([str(root / "shop/lookups.py"), "--select", "TXL301"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_cache_cleared_nowhere_is_reported_at_the_fill_and_the_def(write, capsys) -> None:
+    root = project(write, with_signals=False)
+    assert cli.main([str(root / "shop/lookups.py"), "--select", "TXL301"]) == 1
+    lines = [line.split(":")[1] for line in capsys.readouterr().out.splitlines() if "TXL301" in line]
+    assert lines == ["10", "15"]
