@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from txlint import cli
-from txlint.project import cleared_caches, cleared_caches_in_source
+from txlint.project import project_facts
 
 LOOKUPS = """
 from functools import lru_cache
@@ -53,17 +53,19 @@ def project(write, *, with_signals: bool):
 
 def test_caches_cleared_through_imports_are_found_across_the_project(write) -> None:
     root = project(write, with_signals=True)
-    assert cleared_caches(str(root)) == {"shop.lookups._brand_cache", "shop.lookups.root_category"}
+    assert project_facts(str(root)).cleared_caches == {"shop.lookups._brand_cache", "shop.lookups.root_category"}
 
 
-def test_clearing_a_name_defined_here_is_left_to_the_module_itself() -> None:
-    source = "_cache = {}\n\n\ndef reset():\n    _cache.clear()\n"
-    assert cleared_caches_in_source(source, "shop/local.py") == []
+def test_clearing_a_name_defined_here_is_left_to_the_module_itself(write) -> None:
+    local = "_cache = {}\n\n\ndef reset():\n    _cache.clear()\n"
+    root = write({"pyproject.toml": "", "shop/__init__.py": "", "shop/local.py": local})
+    assert project_facts(str(root)).cleared_caches == set()
 
 
-def test_django_cache_framework_clear_is_not_a_container_clear() -> None:
-    source = "from django.core.cache import cache\n\n\ndef reset():\n    cache.clear()\n"
-    assert cleared_caches_in_source(source, "shop/reset.py") == []
+def test_django_cache_framework_clear_is_not_a_container_clear(write) -> None:
+    reset = "from django.core.cache import cache\n\n\ndef reset():\n    cache.clear()\n"
+    root = write({"pyproject.toml": "", "shop/__init__.py": "", "shop/reset.py": reset})
+    assert project_facts(str(root)).cleared_caches == set()
 
 
 def test_cache_cleared_in_another_module_is_not_reported(write, capsys) -> None:

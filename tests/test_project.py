@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from txlint.project import deferring_tasks, project_root
+from txlint.project import project_facts, project_root
 
 TASKS = """
 from pretix.celery_app import app
@@ -29,7 +29,7 @@ def test_transaction_aware_tasks_are_found_across_the_project(write) -> None:
         }
     )
     assert project_root(str(root / "shop/views.py")) == str(root)
-    assert deferring_tasks(str(root)) == {"shop.services.mail.mail_send_task"}
+    assert project_facts(str(root)).deferring_tasks == {"shop.services.mail.mail_send_task"}
 
 
 def test_without_markers_the_top_level_package_bounds_the_project(write) -> None:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import tokenize
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from txlint import __version__
@@ -26,7 +26,7 @@ from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
 from txlint.formats import Reported, formatters
 from txlint.paths import module_name_for
-from txlint.project import cleared_caches, deferring_tasks, project_root
+from txlint.project import project_facts, project_root
 from txlint.registry import all_rules, rule_for, selected_rules
 from txlint.rule import Rule
 
@@ -209,11 +209,7 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
         report.source = source
         module_name, is_package = module_name_for(path)
         source_file = SourceFile(path, module_name, is_package)
-        settings = replace(
-            config.settings,
-            deferring_tasks=deferring_tasks(project_root(path)),
-            cleared_caches=cleared_caches(project_root(path)),
-        )
+        settings = project_facts(project_root(path)).applied_to(config.settings)
         respect_noqa = not args.disable_noqa
         if args.fix or args.diff:
             result = fix_source(source, rules, source_file, settings, args.unsafe_fixes, respect_noqa)

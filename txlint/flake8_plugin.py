@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import os
-from dataclasses import replace
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from txlint import __version__
 from txlint.config import config_for_file, extended_settings
 from txlint.engine import SourceFile, lint_source
 from txlint.paths import module_name_for
-from txlint.project import cleared_caches, deferring_tasks, project_root
+from txlint.project import project_facts, project_root
 from txlint.registry import all_rules
 from txlint.rule import Rule
 
@@ -77,10 +76,8 @@ class Flake8Plugin:
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
         rules = self.rules or tuple(rule() for rule in all_rules() if not rule.opt_in)
         path = self.filename if self.filename not in ("-", "stdin") else os.path.join(os.getcwd(), "stdin.py")
-        settings = replace(
-            extended_settings(config_for_file(path).settings, **self.options),
-            deferring_tasks=deferring_tasks(project_root(path)),
-            cleared_caches=cleared_caches(project_root(path)),
+        settings = project_facts(project_root(path)).applied_to(
+            extended_settings(config_for_file(path).settings, **self.options)
         )
         module_name, is_package = module_name_for(path)
         source = "".join(self.lines)

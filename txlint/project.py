@@ -1,16 +1,19 @@
 """Facts about the whole project that one file cannot tell, gathered by the adapters.
 
-Today: which tasks defer to on_commit by their class (pretix's
+Which tasks defer to on_commit by their class (pretix's
 `@app.task(base=TransactionAwareTask)`), so that `mail_send_task.apply_async()` in
-another module is not reported; and which caches some module clears (`_cache.clear()`,
-`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them. Only
-files that mention such a base, or such a clearing call, are parsed.
+another module is not reported; which caches some module clears (`_cache.clear()`,
+`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them; and
+which functions dispatch a job through a chain of calls (TXL102). One read of each file,
+and a parse only where a text prescan says the file can contribute.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import libcst as cst
@@ -19,9 +22,12 @@ from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.django import DjangoModule
 from txlint.django.caches import cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
-from txlint.django.model import build_model
+from txlint.config import config_for_directory
+from txlint.django.model import ModuleModel, build_model
+from txlint.django.summary import Chain
+from txlint.index import SourceRecord, build_index
 from txlint.paths import module_name_for
-from txlint.settings import DEFAULT_SETTINGS
+from txlint.settings import DEFAULT_SETTINGS, Settings
 
 PROJECT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "setup.py", ".git")
 
@@ -45,31 +51,6 @@ def project_root(path: str) -> str:
 
 # `base=TransactionAwareTask` in a task decorator: only such files are parsed.
 DEFERRING_BASE_ARGUMENT = re.compile(r"base\s*=\s*[\w.]*(?:" + TRANSACTION_AWARE_BASE.pattern + ")", re.IGNORECASE)
-
-
-def deferring_tasks_in_source(source: str, path: str) -> list[str]:
-    if not DEFERRING_BASE_ARGUMENT.search(source):
-        return []
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError, ValueError):
-        return []
-    module_name, is_package = module_name_for(path)
-    model = build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)
-    return DjangoModule(model).dispatches.deferring_tasks()
-
-
-@lru_cache(maxsize=64)
-def deferring_tasks(root: str) -> frozenset[str]:
-    names: set[str] = set()
-    for path in discover([root], DEFAULT_EXCLUDES):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                source = handle.read()
-        except OSError:
-            continue
-        names.update(deferring_tasks_in_source(source, path))
-    return frozenset(names)
 
 
 # Another module's cache can only be cleared through a name imported here: parse a file
@@ -105,26 +86,63 @@ def _clears_an_imported_name(source: str) -> bool:
     return False
 
 
-def cleared_caches_in_source(source: str, path: str) -> list[str]:
-    if not _clears_an_imported_name(source):
-        return []
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError, ValueError):
-        return []
-    module_name, is_package = module_name_for(path)
-    model = build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)
-    return cleared_names(model)
+@dataclass(frozen=True)
+class ProjectFacts:
+    deferring_tasks: frozenset[str] = frozenset()
+    cleared_caches: frozenset[str] = frozenset()
+    dispatch_chains: Mapping[str, Chain] = field(default_factory=dict)
+    files: int = 0
+    parsed: int = 0
+
+    def applied_to(self, settings: Settings) -> Settings:
+        return replace(
+            settings,
+            deferring_tasks=self.deferring_tasks,
+            cleared_caches=self.cleared_caches,
+            dispatch_chains=self.dispatch_chains,
+        )
 
 
 @lru_cache(maxsize=64)
-def cleared_caches(root: str) -> frozenset[str]:
-    names: set[str] = set()
+def project_facts(root: str) -> ProjectFacts:
+    """Every project-wide fact, from one read of each file below `root`.
+
+    Files are parsed only where a text prescan says they can contribute: a
+    transaction-aware task base, a clearing call on an imported name, a dispatch, or
+    (round by round) the name of a function already known to dispatch.
+    """
+    settings = config_for_directory(root).settings
+    records: list[SourceRecord] = []
+    deferring: set[str] = set()
+    cleared: set[str] = set()
+    parsed = 0
     for path in discover([root], DEFAULT_EXCLUDES):
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
                 source = handle.read()
         except OSError:
             continue
-        names.update(cleared_caches_in_source(source, path))
-    return frozenset(names)
+        module_name, is_package = module_name_for(path)
+        records.append(SourceRecord(path, source, module_name, is_package))
+        wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
+        if wants_tasks or wants_caches:
+            parsed += 1
+            model = _model(source, path)
+            if model is not None and wants_tasks:
+                deferring.update(DjangoModule(model).dispatches.deferring_tasks())
+            if model is not None and wants_caches:
+                cleared.update(cleared_names(model))
+    # Transaction-aware tasks are not dispatches: the index must know them first.
+    index = build_index(records, replace(settings, deferring_tasks=frozenset(deferring)))
+    return ProjectFacts(
+        frozenset(deferring), frozenset(cleared), index.chains(), len(records), parsed + index.parsed_files
+    )
+
+
+def _model(source: str, path: str) -> ModuleModel | None:
+    try:
+        module = cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return None
+    module_name, is_package = module_name_for(path)
+    return build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)

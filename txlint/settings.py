@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class Settings:
     # Found by the adapters in the project, not configured: qualified names of caches that
     # some module clears (`app.services._cache.clear()`, `get_site.cache_clear()`).
     cleared_caches: frozenset[str] = frozenset()
+    # Found by the adapters' project index: function -> the call chain to its dispatch
+    # (`core.redis.start_job` -> ("start_job", "Queue.enqueue")), for TXL102.
+    dispatch_chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     def atomic_tokens(self) -> tuple[str, ...]:
         """Text that must appear in a file for a transaction to be opened in it."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from txlint.django.model import CallSite, Frame, FunctionInfo, ModuleModel
+from txlint.django.model import CallSite, Frame, FunctionInfo, ModuleModel, callee_text
 from txlint.django.names import (
     ON_COMMIT,
     keyword_argument,
@@ -58,6 +58,9 @@ FUNCTION_DISPATCHERS = {
 class Dispatch:
     call: cst.Call
     framework: str
+    # How the dispatch reads in a chain: `queue.enqueue`, also when called through a
+    # local alias (`enqueue = queue.enqueue; enqueue(job)`).
+    description: str
 
 
 class Dispatches:
@@ -67,7 +70,11 @@ class Dispatches:
     def of(self, site: CallSite) -> Dispatch | None:
         """The dispatch a call performs, or None when it is not one."""
         framework = self._framework(site.node, site.frame)
-        return Dispatch(site.node, framework) if framework else None
+        if framework is None:
+            return None
+        func = site.node.func
+        bound = self._bound_method(func, site.frame) if isinstance(func, cst.Name) else None
+        return Dispatch(site.node, framework, callee_text(self.model, bound or func))
 
     def is_on_commit(self, call: cst.Call) -> bool:
         """`transaction.on_commit(...)`, `on_commit(...)`, `connection.on_commit(...)`."""

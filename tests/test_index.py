@@ -1,0 +1,84 @@
+"""The project index follows dispatches across modules (TXL102), with no configuration."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from txlint import cli
+from txlint.django.summary import FunctionSummary
+from txlint.index import ProjectIndex
+from txlint.project import project_facts
+
+SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seed_import"
+
+AWARE_WRAPPER = '''
+import django_rq
+from django.db import connection, transaction
+
+
+def start_job_async_or_sync(job, *args, queue_name="default", **kwargs):
+    def enqueue():
+        return django_rq.get_queue(queue_name).enqueue(job, *args, **kwargs)
+
+    if connection.in_atomic_block:
+        transaction.on_commit(enqueue)
+        return None
+    return enqueue()
+'''
+
+
+def unconfigured_seed(tmp_path: Path) -> Path:
+    copy = tmp_path / "seed"
+    shutil.copytree(SEED, copy)
+    (copy / "pyproject.toml").write_text("[project]\nname = 'seed'\n")
+    return copy
+
+
+def findings(capsys, root: Path) -> set[tuple[str, int, str]]:
+    cli.main([str(root), "--select", "TXL101,TXL102"])
+    found = set()
+    for line in capsys.readouterr().out.splitlines():
+        path, number, _, rest = line.split(":", 3)
+        found.add((Path(path).relative_to(root).as_posix(), int(number), rest.split()[0]))
+    return found
+
+
+def test_index_follows_the_seed_wrapper_without_configuration(tmp_path: Path) -> None:
+    facts = project_facts(str(unconfigured_seed(tmp_path)))
+    assert facts.dispatch_chains["core.redis.start_job_async_or_sync"][0] == "start_job_async_or_sync"
+    assert facts.dispatch_chains["data_import.uploader.create_file_uploads"][:2] == (
+        "create_file_uploads",
+        "start_job_async_or_sync",
+    )
+    assert facts.parsed < facts.files
+
+
+def test_seed_race_conditions_are_reported_through_their_call_chains(tmp_path: Path, capsys) -> None:
+    found = findings(capsys, unconfigured_seed(tmp_path))
+    reported_files = {path for path, _, code in found if code == "TXL102"}
+    # races #2 (api, functions), #3 (uploader, services) and the #3 chain through create_file_uploads
+    assert {"data_import/api.py", "data_import/uploader.py", "data_import/services.py"} <= reported_files
+    assert not any(code == "TXL101" and path.startswith("data_import") for path, _, code in found)
+
+
+def test_a_transaction_aware_wrapper_makes_every_caller_safe(tmp_path: Path, capsys) -> None:
+    root = unconfigured_seed(tmp_path)
+    (root / "core" / "redis.py").write_text(AWARE_WRAPPER)
+    assert not [f for f in findings(capsys, root) if f[0].startswith("data_import")]
+
+
+def test_chains_survive_cycles_and_end_at_transaction_aware_functions() -> None:
+    index = ProjectIndex(
+        functions={
+            "app.a": FunctionSummary(calls=["app.b"]),
+            "app.b": FunctionSummary(calls=["app.a", "app.c"]),
+            "app.c": FunctionSummary(dispatches=["task.delay"]),
+            "app.d": FunctionSummary(calls=["app.safe"]),
+            "app.safe": FunctionSummary(calls=["app.c"], defers=True),
+        }
+    )
+    chains = index.chains()
+    assert chains["app.a"] == ("a", "b", "c", "task.delay")
+    assert chains["app.b"] == ("b", "c", "task.delay")
+    assert "app.d" not in chains and "app.safe" not in chains

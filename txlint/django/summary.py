@@ -1,0 +1,115 @@
+"""What one module tells the project index: per function, what it dispatches and calls.
+
+A summary is plain data (JSON-able), computed from a scanned module, so that the
+adapters can cache it per file and combine the summaries of a whole project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from txlint.django import DjangoModule
+from txlint.django.model import FrameKind, FunctionInfo, ModuleModel
+
+
+# `create_file_upload -> process_pdf_if_needed -> Queue.enqueue`
+Chain = tuple[str, ...]
+
+
+@dataclass
+class FunctionSummary:
+    # How a direct dispatch in the body reads: ["Queue.enqueue"], [] when none.
+    dispatches: list[str] = field(default_factory=list)
+    # Qualified names of what the body calls (`core.redis.start_job`, `app.Model.save`).
+    calls: list[str] = field(default_factory=list)
+    # Defers to on_commit when a transaction is open: `if connection.in_atomic_block:
+    # transaction.on_commit(...)`. Such a function is safe, and so are its callers.
+    defers: bool = False
+
+
+def _prefix(model: ModuleModel) -> str:
+    # A module of unknown name (stdin, a single file) names its own functions bare,
+    # as `ModuleModel.qualify` resolves them.
+    return f"{model.module_name}." if model.module_name else ""
+
+
+def qualified_function_name(model: ModuleModel, info: FunctionInfo) -> str | None:
+    """`module.func` or `module.Class.method` for module-level functions and methods."""
+    if info.parent.kind is FrameKind.MODULE:
+        return f"{_prefix(model)}{info.name}"
+    if info.parent.kind is FrameKind.CLASS and info.parent.parent is model.root:
+        assert isinstance(info.parent.node, cst.ClassDef)
+        return f"{_prefix(model)}{info.parent.node.name.value}.{info.name}"
+    return None
+
+
+def callee_name(model: ModuleModel, call: cst.Call, function: FunctionInfo | None) -> str | None:
+    """The qualified name a call targets, `self.method()` resolved to the enclosing class."""
+    func = call.func
+    if (
+        function is not None
+        and isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.value.value == "self"
+        and function.class_node is not None
+    ):
+        return f"{_prefix(model)}{function.class_node.name.value}.{func.attr.value}"
+    qualified = model.qualify(func)
+    return qualified.lstrip(".") if qualified else None
+
+
+def short_name(qualified: str) -> str:
+    """`module.Class.method` reads as `Class.method`; `module.func` as `func`."""
+    parts = qualified.split(".")
+    return ".".join(parts[-2:]) if len(parts) >= 2 and parts[-2][:1].isupper() else parts[-1]
+
+
+def resolve_callee(callee: str, known: Mapping[str, object]) -> str | None:
+    """A callee as the index knows it: exactly, or through a package re-export.
+
+    `from core import start_job` names `core.start_job`, defined in `core.redis`: a
+    unique known function of that name below the package stands for it.
+    """
+    if callee in known:
+        return callee
+    package, _, name = callee.rpartition(".")
+    if not package:
+        return None
+    candidates = [k for k in known if k.startswith(package + ".") and k.endswith("." + name)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def summarise(django: DjangoModule) -> dict[str, FunctionSummary]:
+    model = django.model
+    summaries: dict[int, FunctionSummary] = {}
+    names: dict[int, str] = {}
+    for info in model.functions:
+        name = qualified_function_name(model, info)
+        if name is not None:
+            names[id(info.frame)] = name
+            summaries[id(info.frame)] = FunctionSummary()
+    for site in model.calls:
+        scope = site.frame.scope()
+        summary = summaries.get(id(scope))
+        if summary is None:
+            continue
+        function = model.function_for(scope)
+        if django.dispatches.is_on_commit(site.node):
+            summary.defers = summary.defers or _checks_atomic_block(model, function)
+            continue
+        dispatch = django.dispatches.of(site)
+        if dispatch is not None:
+            summary.dispatches.append(dispatch.description)
+            continue
+        target = callee_name(model, site.node, function)
+        if target is not None:
+            summary.calls.append(target)
+    return {names[key]: summary for key, summary in summaries.items()}
+
+
+def _checks_atomic_block(model: ModuleModel, function: FunctionInfo | None) -> bool:
+    """A wrapper that asks whether a transaction is open before deferring."""
+    return function is not None and "in_atomic_block" in model.code(function.node)

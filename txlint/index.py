@@ -1,0 +1,92 @@
+"""The project index: which functions dispatch a job, directly or through a chain of calls.
+
+Built by the adapters (it reads files); the engine receives the result as data in
+`Settings.dispatch_chains`. Only files that can matter are parsed: first those that
+contain a dispatch token, then, round by round, those whose text names a function
+already known to dispatch, until no new file can add a link.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from txlint.django import DjangoModule
+from txlint.django.model import build_model
+from txlint.django.summary import Chain, FunctionSummary, resolve_callee, short_name, summarise
+from txlint.settings import Settings, contains_any
+
+
+@dataclass
+class ProjectIndex:
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    parsed_files: int = 0
+
+    def add(self, summaries: Mapping[str, FunctionSummary]) -> None:
+        self.functions.update(summaries)
+
+    def chains(self, known: Mapping[str, Chain] | None = None) -> dict[str, Chain]:
+        """Function -> the call chain to its dispatch, for every function that dispatches.
+
+        A fixed point over the call graph, so recursion and cycles need no special
+        case; round by round the chains found are the shortest. A transaction-aware
+        function (it defers when a transaction is open) ends every chain through it.
+        """
+        chains: dict[str, Chain] = dict(known or {})
+        chains.update(
+            (name, (short_name(name), summary.dispatches[0]))
+            for name, summary in sorted(self.functions.items())
+            if summary.dispatches and not summary.defers
+        )
+        changed = True
+        while changed:
+            changed = False
+            for name, summary in sorted(self.functions.items()):
+                if name in chains or summary.defers:
+                    continue
+                for callee in summary.calls:
+                    target = resolve_callee(callee, chains)
+                    if target is not None:
+                        chains[name] = (short_name(name), *chains[target])
+                        changed = True
+                        break
+        return chains
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    path: str
+    source: str
+    module_name: str | None
+    is_package: bool
+
+
+def summarise_source(record: SourceRecord, settings: Settings) -> dict[str, FunctionSummary]:
+    try:
+        module = cst.parse_module(record.source)
+        model = build_model(module, record.path, record.module_name, record.is_package, settings)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
+        return {}
+    return summarise(DjangoModule(model))
+
+
+def build_index(records: Iterable[SourceRecord], settings: Settings) -> ProjectIndex:
+    """Parse dispatching files, then only files that name a dispatching function."""
+    pending = list(records)
+    index = ProjectIndex()
+    batch = [r for r in pending if contains_any(r.source, settings.dispatch_tokens())]
+    while batch:
+        for record in batch:
+            index.add(summarise_source(record, settings))
+            index.parsed_files += 1
+        done = {id(record) for record in batch}
+        pending = [r for r in pending if id(r) not in done]
+        names = {name.rsplit(".", 1)[-1] for name in index.chains()}
+        if not names:
+            break
+        mentions = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")
+        batch = [r for r in pending if mentions.search(r.source)]
+    return index
