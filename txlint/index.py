@@ -73,18 +73,36 @@ def summarise_source(record: SourceRecord, settings: Settings) -> dict[str, Func
     return summarise(DjangoModule(model))
 
 
+# Dispatch shapes, stricter than the rules' prescan tokens (a method may be taken as an
+# alias: `enqueue = queue.enqueue`). `.send(` alone is every Django signal, so it counts
+# only in a file that also names tasks or actors.
+DISPATCH_SHAPE = re.compile(
+    r"\.(?:delay|apply_async|send_task|enqueue\w*|aenqueue|send_with_options)\b|\.schedule\s*\("
+    r"|\basync_task\s*\(|\bhuey\b|\.send\s*\((?=[\s\S]*\b(?:actor|tasks|jobs)\b)"
+)
+
+
+def _may_dispatch(source: str, settings: Settings) -> bool:
+    configured = [name.rsplit(".", 1)[-1] for name in settings.dispatchers]
+    return bool(DISPATCH_SHAPE.search(source)) or contains_any(source, tuple(configured))
+
+
 def build_index(records: Iterable[SourceRecord], settings: Settings) -> ProjectIndex:
-    """Parse dispatching files, then only files that name a dispatching function."""
+    """Parse dispatching files, then only files that name a dispatching function.
+
+    Only module-level functions are followed into other files: a method is reached
+    through `self` in its own (already parsed) module.
+    """
     pending = list(records)
     index = ProjectIndex()
-    batch = [r for r in pending if contains_any(r.source, settings.dispatch_tokens())]
+    batch = [r for r in pending if _may_dispatch(r.source, settings)]
     while batch:
         for record in batch:
             index.add(summarise_source(record, settings))
             index.parsed_files += 1
         done = {id(record) for record in batch}
         pending = [r for r in pending if id(r) not in done]
-        names = {name.rsplit(".", 1)[-1] for name in index.chains()}
+        names = {name.rsplit(".", 1)[-1] for name in index.chains() if "." not in short_name(name)}
         if not names:
             break
         mentions = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")

@@ -19,6 +19,14 @@ from txlint.django.orm import QUERYSET_STEPS, caught_types
 BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"})
 # Text prescan for a broad clause: `except:`, `except Exception`, `except (ValueError, Exception)`.
 BROAD_CLAUSE = re.compile(r"\bexcept\s*:|\bexcept\b[^:]*Exception\b")
+# A broad handler whose first statement already leaves no trace (TXL202 needs all of
+# them to): `pass`, `continue`, `...`, a string, `print(`, a debug/info/`.log(` call.
+SILENT_BROAD_HANDLER = re.compile(
+    r"\bexcept\b(?:\s*|[^:]*Exception\b[^:]*):[ \t]*(?:#[^\n]*)?\s*"
+    r"(?:pass\b|continue\b|\.\.\.|print\s*\(|[rRbBuUfF]*['\"]|[^\n]*?\.(?:debug|info|log)\s*\()"
+)
+# A broad handler that binds the exception (`except Exception as e:`): TXL203 needs it.
+BROAD_BOUND_HANDLER = re.compile(r"\bexcept\b[^:]*Exception\b[^:]*\bas\s+\w+\s*:")
 
 # ---------------------------------------------------------------------------------------
 # the `except` clause

@@ -25,8 +25,9 @@ class FunctionSummary:
     dispatches: list[str] = field(default_factory=list)
     # Qualified names of what the body calls (`core.redis.start_job`, `app.Model.save`).
     calls: list[str] = field(default_factory=list)
-    # Defers to on_commit when a transaction is open: `if connection.in_atomic_block:
-    # transaction.on_commit(...)`. Such a function is safe, and so are its callers.
+    # Calls on_commit: a transaction-aware wrapper (`if connection.in_atomic_block:
+    # transaction.on_commit(...)`), or one that dispatches directly only on a side path
+    # (pretix's `mail()` does so in tests alone). It and its callers are not reported.
     defers: bool = False
 
 
@@ -98,7 +99,7 @@ def summarise(django: DjangoModule) -> dict[str, FunctionSummary]:
             continue
         function = model.function_for(scope)
         if django.dispatches.is_on_commit(site.node):
-            summary.defers = summary.defers or _checks_atomic_block(model, function)
+            summary.defers = True
             continue
         dispatch = django.dispatches.of(site)
         if dispatch is not None:
@@ -109,7 +110,3 @@ def summarise(django: DjangoModule) -> dict[str, FunctionSummary]:
             summary.calls.append(target)
     return {names[key]: summary for key, summary in summaries.items()}
 
-
-def _checks_atomic_block(model: ModuleModel, function: FunctionInfo | None) -> bool:
-    """A wrapper that asks whether a transaction is open before deferring."""
-    return function is not None and "in_atomic_block" in model.code(function.node)

@@ -8,7 +8,7 @@ from txlint.django.model import CallSite, callee_text
 from txlint.django.references import deferred_until_commit
 from txlint.django.summary import Chain, callee_name, resolve_callee, summarise
 from txlint.django.transactions import Transaction
-from txlint.index import ProjectIndex
+from txlint.index import DISPATCH_SHAPE, ProjectIndex
 from txlint.rule import Finding, Invalid, Rule, Valid
 from txlint.settings import Settings, contains_any
 
@@ -249,6 +249,31 @@ class CallDispatchesInTransaction(Rule):
                 project.title = title
                 project.slug = slugify_unique(title)
                 project.save()
+            """,
+        ),
+        Valid(
+            "wrapper_that_defers_except_in_tests",
+            """
+            from celery import chain
+            from django.conf import settings
+            from django.db import transaction
+
+            from .tasks import invoice_pdf_task, mail_send_task
+
+
+            def mail(outgoing, invoices):
+                task_chain = [invoice_pdf_task.si(i.pk) for i in invoices]
+                task_chain.append(mail_send_task.si(outgoing.pk))
+                if "locmem" in settings.EMAIL_BACKEND:
+                    chain(*task_chain).apply_async()  # tests: on_commit never fires there
+                else:
+                    transaction.on_commit(lambda: chain(*task_chain).apply_async())
+
+
+            @transaction.atomic
+            def invite(member):
+                member.save()
+                mail(member.outgoing, [])
             """,
         ),
     )
@@ -544,7 +569,11 @@ class CallDispatchesInTransaction(Rule):
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
-        return contains_any(source, settings.atomic_tokens())
+        if not contains_any(source, settings.atomic_tokens()):
+            return False
+        if DISPATCH_SHAPE.search(source):
+            return True  # a chain may start in this module
+        return any(name.rsplit(".", 1)[-1] in source for name in settings.dispatch_chains)
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model

@@ -8,7 +8,7 @@ import libcst as cst
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.exceptions import (
-    BROAD_CLAUSE,
+    SILENT_BROAD_HANDLER,
     bound_name,
     clause_text,
     explanations,
@@ -671,7 +671,7 @@ class SilencedException(Rule):
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
-        return "except" in source and BROAD_CLAUSE.search(source) is not None
+        return "except" in source and SILENT_BROAD_HANDLER.search(source) is not None
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model

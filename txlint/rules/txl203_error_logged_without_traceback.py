@@ -6,7 +6,7 @@ import libcst as cst
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.exceptions import bound_name, is_broad, uses_name
+from txlint.django.exceptions import BROAD_BOUND_HANDLER, bound_name, is_broad, uses_name
 from txlint.django.logs import LogCall, Loggers
 from txlint.django.model import FrameKind
 from txlint.django.references import keyword
@@ -632,7 +632,9 @@ class ErrorLoggedWithoutTraceback(Rule):
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
-        return "except" in source and ("error(" in source or "critical(" in source or "fatal(" in source or ".log(" in source)
+        if not ("error(" in source or "critical(" in source or "fatal(" in source or ".log(" in source):
+            return False
+        return "except" in source and BROAD_BOUND_HANDLER.search(source) is not None
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model
