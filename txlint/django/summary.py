@@ -109,4 +109,3 @@ def summarise(django: DjangoModule) -> dict[str, FunctionSummary]:
         if target is not None:
             summary.calls.append(target)
     return {names[key]: summary for key, summary in summaries.items()}
-
