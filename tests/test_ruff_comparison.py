@@ -9,20 +9,17 @@ trace, and stay quiet on the broad handlers the fixture marks `# quieter: <why>`
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from txlint.engine import SourceFile, lint_source
 from txlint.registry import rule_for
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "comparison" / "exceptions.py"
 SOURCE = FIXTURE.read_text()
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
 
 
 def ruff_lines(*codes: str) -> set[int]:
