@@ -26,7 +26,7 @@ LIST_KEYS = frozenset(
     {"select", "ignore", "extend_select", "exclude", "extend_exclude",
      "dispatchers", "atomic_contexts", "read_only_databases", "logger_names"}  # fmt: skip
 )
-BOOL_KEYS = frozenset({"strict", "respect_gitignore"})
+BOOL_KEYS = frozenset({"strict", "respect_gitignore", "atomic_requests"})
 MAPPING_KEYS = frozenset({"per_file_ignores"})
 
 
@@ -114,6 +114,7 @@ def config_from_mapping(raw: dict[str, Any], source: str) -> Config:
         atomic_contexts=frozenset(values.pop("atomic_contexts", ())),
         read_only_databases=frozenset(values.pop("read_only_databases", ())),
         logger_names=frozenset(values.pop("logger_names", ())),
+        atomic_requests=values.pop("atomic_requests", None),
     )
     return Config(source=source, settings=settings, **values)
 

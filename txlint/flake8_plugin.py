@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+from dataclasses import replace
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +35,7 @@ class Flake8Plugin:
     name = "txlint"
     version = __version__
     options: dict[str, tuple[str, ...]] = {}
+    atomic_requests = False
     rules: tuple[Rule, ...] = ()
 
     def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
@@ -52,6 +54,12 @@ class Flake8Plugin:
                 help=f"txlint: {help_text}",
             )
         manager.add_option(
+            "--txlint-atomic-requests",
+            action="store_true",
+            parse_from_config=True,
+            help="txlint: request handlers run in a transaction (ATOMIC_REQUESTS), whatever the settings say",
+        )
+        manager.add_option(
             "--txlint-strict",
             action="store_true",
             parse_from_config=True,
@@ -62,6 +70,7 @@ class Flake8Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.options = {key: tuple(getattr(options, f"txlint_{key}", ()) or ()) for key in OPTIONS}
+        cls.atomic_requests = bool(getattr(options, "txlint_atomic_requests", False))
         strict = bool(getattr(options, "txlint_strict", False))
         named = {code.upper() for attribute in ("select", "extend_select") for code in getattr(options, attribute, None) or ()}
         # An explicit `--select TXL` overrides flake8's default ignore, so the opt-in
@@ -76,9 +85,10 @@ class Flake8Plugin:
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
         rules = self.rules or tuple(rule() for rule in all_rules() if not rule.opt_in)
         path = self.filename if self.filename not in ("-", "stdin") else os.path.join(os.getcwd(), "stdin.py")
-        settings = project_facts(project_root(path)).applied_to(
-            extended_settings(config_for_file(path).settings, **self.options)
-        )
+        configured = extended_settings(config_for_file(path).settings, **self.options)
+        if self.atomic_requests:
+            configured = replace(configured, atomic_requests=True)
+        settings = project_facts(project_root(path)).applied_to(configured)
         module_name, is_package = module_name_for(path)
         source = "".join(self.lines)
         source_file = SourceFile(self.filename, module_name, is_package, tree=self.tree)

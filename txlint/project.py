@@ -24,6 +24,7 @@ from txlint.django.caches import cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
 from txlint.config import config_for_directory
 from txlint.django.model import ModuleModel, build_model
+from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain
 from txlint.index import SourceRecord, build_index
 from txlint.paths import module_name_for
@@ -91,6 +92,7 @@ class ProjectFacts:
     deferring_tasks: frozenset[str] = frozenset()
     cleared_caches: frozenset[str] = frozenset()
     dispatch_chains: Mapping[str, Chain] = field(default_factory=dict)
+    atomic_requests: bool = False
     files: int = 0
     parsed: int = 0
 
@@ -100,6 +102,7 @@ class ProjectFacts:
             deferring_tasks=self.deferring_tasks,
             cleared_caches=self.cleared_caches,
             dispatch_chains=self.dispatch_chains,
+            atomic_requests=self.atomic_requests if settings.atomic_requests is None else settings.atomic_requests,
         )
 
 
@@ -115,6 +118,7 @@ def project_facts(root: str) -> ProjectFacts:
     records: list[SourceRecord] = []
     deferring: set[str] = set()
     cleared: set[str] = set()
+    atomic_requests = False
     parsed = 0
     for path in discover([root], DEFAULT_EXCLUDES):
         try:
@@ -124,6 +128,9 @@ def project_facts(root: str) -> ProjectFacts:
             continue
         module_name, is_package = module_name_for(path)
         records.append(SourceRecord(path, source, module_name, is_package))
+        if "ATOMIC_REQUESTS" in source and is_settings_path(path):
+            parsed += 1
+            atomic_requests = atomic_requests or _turns_on_atomic_requests(source)
         wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
         if wants_tasks or wants_caches:
             parsed += 1
@@ -135,8 +142,20 @@ def project_facts(root: str) -> ProjectFacts:
     # Transaction-aware tasks are not dispatches: the index must know them first.
     index = build_index(records, replace(settings, deferring_tasks=frozenset(deferring)))
     return ProjectFacts(
-        frozenset(deferring), frozenset(cleared), index.chains(), len(records), parsed + index.parsed_files
+        frozenset(deferring),
+        frozenset(cleared),
+        index.chains(),
+        atomic_requests,
+        len(records),
+        parsed + index.parsed_files,
     )
+
+
+def _turns_on_atomic_requests(source: str) -> bool:
+    try:
+        return turns_on_atomic_requests(cst.parse_module(source))
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return False
 
 
 def _model(source: str, path: str) -> ModuleModel | None:

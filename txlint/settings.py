@@ -15,6 +15,9 @@ class Settings:
     atomic_contexts: frozenset[str] = frozenset()
     # Database aliases whose transactions never write (replicas): TXL101 stays quiet there.
     read_only_databases: frozenset[str] = frozenset()
+    # Request handlers run in a transaction (`DATABASES[alias]["ATOMIC_REQUESTS"]`): True or
+    # False when configured; None lets the project's settings modules decide.
+    atomic_requests: bool | None = None
     # Extra names of logger objects, beyond `logger`, `log`, `LOGGER`, `self.logger` and
     # names assigned from `logging.getLogger(...)` / `structlog.get_logger(...)`.
     logger_names: frozenset[str] = frozenset()
@@ -29,8 +32,12 @@ class Settings:
     dispatch_chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     def atomic_tokens(self) -> tuple[str, ...]:
-        """Text that must appear in a file for a transaction to be opened in it."""
-        return ("atomic", "RunPython", *_last_names(self.atomic_contexts))
+        """Text that must appear in a file for a transaction to be opened in it.
+
+        Under ATOMIC_REQUESTS a view opens one without naming it: its `request` is enough.
+        """
+        requests = ("request",) if self.atomic_requests else ()
+        return ("atomic", "RunPython", *requests, *_last_names(self.atomic_contexts))
 
     def dispatch_tokens(self) -> tuple[str, ...]:
         """Text that must appear in a file for it to dispatch a job."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from txlint.django.model import FrameKind, FunctionInfo, ModuleModel, Frame
+from txlint.django.model import Frame, FrameKind, FunctionInfo, ModuleModel
 from txlint.django.names import (
     ATOMIC,
     CONTEXT_MANAGER_DECORATORS,
@@ -26,6 +26,12 @@ from txlint.django.names import (
 
 # Aliases that name a replica by convention: a transaction there never writes.
 READ_ONLY_ALIAS = re.compile(r"replica|read|follower|slave|standby", re.IGNORECASE)
+
+NON_ATOMIC_REQUESTS = "django.db.transaction.non_atomic_requests"
+# Class-based views and DRF views/viewsets: their handler methods take `request`.
+VIEW_BASE = re.compile(r"(View|APIView|ViewSet|ViewSetMixin)$")
+# Modules that hold request handlers: views.py, api.py, views/…, viewsets.py, api_views.py.
+VIEW_MODULE = re.compile(r"^(views?|api|viewsets?)$|^(views|api)_|_(views|api)$")
 
 # Methods that `dispatch()` calls, so `@method_decorator(atomic, name="dispatch")` on the
 # class puts them inside the transaction.
@@ -150,7 +156,46 @@ class Transactions:
         run_python = self._run_python.get(info.name)
         if run_python is not None and info.parent.kind is FrameKind.MODULE:
             return Transaction(run_python, self.model.short(run_python))
+        if self.model.settings.atomic_requests and self._is_request_handler(info) and not self._opts_out(info):
+            return Transaction(info.node.name, "ATOMIC_REQUESTS")
         return None
+
+    def _is_request_handler(self, info: FunctionInfo) -> bool:
+        """First parameter (after `self`) named `request`, in a views/api module or a view class.
+
+        Django refuses ATOMIC_REQUESTS for async views, so they are never handlers here.
+        """
+        params = [param.name.value for param in info.node.params.params]
+        if info.class_node is not None:
+            params = params[1:]
+        if info.is_async or not params or params[0] != "request":
+            return False
+        class_node = info.class_node
+        if class_node is not None and any(
+            VIEW_BASE.search(self.model.code(base.value)) for base in class_node.bases
+        ):
+            return True
+        segments = re.split(r"[/\\]", self.model.path.removesuffix(".py"))
+        return any(VIEW_MODULE.search(segment) for segment in segments)
+
+    def _opts_out(self, info: FunctionInfo) -> bool:
+        """`@transaction.non_atomic_requests`, directly or through `method_decorator`."""
+        decorators = [d.decorator for d in info.node.decorators]
+        if info.class_node is not None:
+            decorators += [
+                d.decorator
+                for d in info.class_node.decorators
+                if isinstance(d.decorator, cst.Call) and self.model.qualify(d.decorator.func) == METHOD_DECORATOR
+            ]
+        for decorator in decorators:
+            target = decorator
+            if isinstance(target, cst.Call) and self.model.qualify(target.func) == METHOD_DECORATOR:
+                arguments = positional_arguments(target)
+                target = arguments[0].value if arguments else target
+            func = target.func if isinstance(target, cst.Call) else target
+            if self.model.qualify(func) == NON_ATOMIC_REQUESTS:
+                return True
+        return False
 
     def _class_decorator_covers(self, decorator: cst.BaseExpression, method: str) -> bool:
         """`@method_decorator(transaction.atomic, name="dispatch")` on a view class."""

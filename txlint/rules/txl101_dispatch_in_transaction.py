@@ -495,6 +495,50 @@ class JobDispatchedInTransaction(Rule):
             """,
             settings=Settings(deferring_tasks=frozenset({"pretix.base.services.mail.mail_send_task"})),
         ),
+        Valid(
+            "helper_taking_request_outside_views_is_not_a_handler",
+            """
+            from .tasks import audit_login
+
+
+            def record_login(request, user):
+                audit_login.delay(user.pk, request.META.get("REMOTE_ADDR"))
+            """,
+            path="accounts/services.py",
+            settings=Settings(atomic_requests=True),
+        ),
+        Valid(
+            "async_view_is_never_atomic",
+            """
+            from django.http import JsonResponse
+
+            from .tasks import refresh_feed
+
+
+            async def refresh(request):
+                await refresh_feed.aenqueue(request.user.pk)
+                return JsonResponse({"queued": True})
+            """,
+            settings=Settings(atomic_requests=True),
+        ),
+        Valid(
+            "method_opted_out_with_method_decorator",
+            """
+            from django.db import transaction
+            from django.utils.decorators import method_decorator
+            from django.views import View
+
+            from .tasks import export_report
+
+
+            class ExportView(View):
+                @method_decorator(transaction.non_atomic_requests)
+                def post(self, request):
+                    report = Report.objects.create(owner=request.user)
+                    export_report.delay(report.pk)
+            """,
+            settings=Settings(atomic_requests=True),
+        ),
     )
     invalid = (
         Invalid(
@@ -1461,6 +1505,39 @@ class JobDispatchedInTransaction(Rule):
                 transaction = Transaction.objects.create(order=order, amount=order.total)
                 db_transaction.on_commit(functools.partial(capture_payment.delay, transaction.pk))  # TXL101
             """,
+        ),
+        Invalid(
+            "apiview_post_under_atomic_requests",
+            """
+            from rest_framework.response import Response
+            from rest_framework.views import APIView
+
+            from .tasks import process_upload
+
+
+            class UploadAPI(APIView):
+                def post(self, request):
+                    upload = Upload.objects.create(file=request.FILES["file"], owner=request.user)
+                    process_upload.delay(upload.pk)  # TXL101
+                    return Response({"id": upload.pk}, status=201)
+            """,
+            fixed="""
+            from rest_framework.response import Response
+            from rest_framework.views import APIView
+
+            from .tasks import process_upload
+            from django.db import transaction
+            from functools import partial
+
+
+            class UploadAPI(APIView):
+                def post(self, request):
+                    upload = Upload.objects.create(file=request.FILES["file"], owner=request.user)
+                    transaction.on_commit(partial(process_upload.delay, upload.pk))  # TXL101
+                    return Response({"id": upload.pk}, status=201)
+            """,
+            path="uploads/endpoints.py",
+            settings=Settings(atomic_requests=True),
         ),
     )
 
