@@ -82,3 +82,53 @@ def test_chains_survive_cycles_and_end_at_transaction_aware_functions() -> None:
     assert chains["app.a"] == ("a", "b", "c", "task.delay")
     assert chains["app.b"] == ("b", "c", "task.delay")
     assert "app.d" not in chains and "app.safe" not in chains
+
+
+SIGNALS = "from django.dispatch import Signal\n\norder_paid = Signal()\n"
+RECEIVERS = """
+from django.dispatch import receiver
+
+from shop.signals import order_paid
+from shop.tasks import send_receipt
+
+
+@receiver(order_paid)
+def notify_customer(sender, order, **kwargs):
+    send_receipt.delay(order.pk)
+"""
+SERVICES = """
+from django.db import transaction
+
+from shop.signals import order_paid
+
+
+def mark_paid(order):
+    with transaction.atomic():
+        order.status = "paid"
+        order.save()
+        order_paid.send(sender=type(order), order=order)
+"""
+
+
+def test_sending_a_custom_signal_calls_its_dispatching_receivers(write, capsys) -> None:
+    files = {"pyproject.toml": "", "shop/__init__.py": "", "shop/signals.py": SIGNALS}
+    files.update({"shop/receivers.py": RECEIVERS, "shop/services.py": SERVICES, "shop/tasks.py": ""})
+    root = write(files)
+    cli.main([str(root / "shop" / "services.py")])
+    [line] = capsys.readouterr().out.splitlines()
+    assert ":10:9: TXL102 `order_paid.send()`" in line
+    assert "(order_paid.send -> notify_customer -> send_receipt.delay)" in line
+
+
+def test_receivers_connected_by_call_and_deferring_receivers(write, capsys) -> None:
+    connected = RECEIVERS.replace("@receiver(order_paid)\n", "") + "\n\norder_paid.connect(notify_customer)\n"
+    files = {"pyproject.toml": "", "shop/__init__.py": "", "shop/signals.py": SIGNALS, "shop/tasks.py": ""}
+    root = write({**files, "shop/receivers.py": connected, "shop/services.py": SERVICES})
+    assert cli.main([str(root / "shop" / "services.py")]) == 1
+    capsys.readouterr()
+    deferring = RECEIVERS.replace(
+        "send_receipt.delay(order.pk)", "transaction.on_commit(lambda: send_receipt.delay(order.pk))"
+    ).replace("from django.dispatch import receiver", "from django.db import transaction\nfrom django.dispatch import receiver")
+    safe = {f"safe/{name}": text for name, text in files.items()}
+    other = write({**safe, "safe/shop/receivers.py": deferring, "safe/shop/services.py": SERVICES})
+    assert cli.main([str(other / "safe" / "shop" / "services.py")]) == 0

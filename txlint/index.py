@@ -16,7 +16,7 @@ import libcst as cst
 
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
-from txlint.django.summary import Chain, FunctionSummary, resolve_callee, short_name, summarise
+from txlint.django.summary import Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
 from txlint.settings import Settings, contains_any
 
 
@@ -26,7 +26,15 @@ class ProjectIndex:
     parsed_files: int = 0
 
     def add(self, summaries: Mapping[str, FunctionSummary]) -> None:
-        self.functions.update(summaries)
+        """Merge: a signal's receivers come from every module that connects one."""
+        for name, summary in summaries.items():
+            known = self.functions.get(name)
+            if known is None:
+                self.functions[name] = FunctionSummary(list(summary.dispatches), list(summary.calls), summary.defers)
+            else:
+                known.dispatches.extend(summary.dispatches)
+                known.calls.extend(summary.calls)
+                known.defers = known.defers or summary.defers
 
     def chains(self, known: Mapping[str, Chain] | None = None) -> dict[str, Chain]:
         """Function -> the call chain to its dispatch, for every function that dispatches.
@@ -102,7 +110,7 @@ def build_index(records: Iterable[SourceRecord], settings: Settings) -> ProjectI
             index.parsed_files += 1
         done = {id(record) for record in batch}
         pending = [r for r in pending if id(r) not in done]
-        names = {name.rsplit(".", 1)[-1] for name in index.chains() if "." not in short_name(name)}
+        names = {mention_name(name) for name in index.chains() if "." not in short_name(name)}
         if not names:
             break
         mentions = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")

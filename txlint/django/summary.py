@@ -65,7 +65,15 @@ def callee_name(model: ModuleModel, call: cst.Call, function: FunctionInfo | Non
 def short_name(qualified: str) -> str:
     """`module.Class.method` reads as `Class.method`; `module.func` as `func`."""
     parts = qualified.split(".")
-    return ".".join(parts[-2:]) if len(parts) >= 2 and parts[-2][:1].isupper() else parts[-1]
+    if len(parts) >= 2 and (parts[-2][:1].isupper() or parts[-1] in SIGNAL_SENDS):
+        return ".".join(parts[-2:])
+    return parts[-1]
+
+
+def mention_name(qualified: str) -> str:
+    """The word a caller's source must contain: `order_paid` for `...order_paid.send`."""
+    parts = qualified.split(".")
+    return parts[-2] if parts[-1] in SIGNAL_SENDS and len(parts) > 1 else parts[-1]
 
 
 def resolve_callee(callee: str, known: Mapping[str, object]) -> str | None:
@@ -108,4 +116,43 @@ def summarise(django: DjangoModule) -> dict[str, FunctionSummary]:
         target = callee_name(model, site.node, function)
         if target is not None:
             summary.calls.append(target)
-    return {names[key]: summary for key, summary in summaries.items()}
+    result = {names[key]: summary for key, summary in summaries.items()}
+    for signal, receiver in signal_receivers(model):
+        for method in SIGNAL_SENDS:
+            result.setdefault(f"{signal}.{method}", FunctionSummary()).calls.append(receiver)
+    return result
+
+
+# Sending a custom signal calls every receiver connected to it.
+SIGNAL_SENDS = ("send", "send_robust")
+
+
+def signal_receivers(model: ModuleModel) -> list[tuple[str, str]]:
+    """(signal, receiver) pairs: `@receiver(signal)` / `@receiver([a, b])` and `signal.connect(f)`.
+
+    Signals keep their qualified name (`shop.signals.order_paid`); receivers are this
+    module's functions.
+    """
+    pairs: list[tuple[str, str]] = []
+    for info in model.functions:
+        name = qualified_function_name(model, info)
+        for decorator in info.node.decorators:
+            call = decorator.decorator
+            if name is None or not isinstance(call, cst.Call) or not call.args:
+                continue
+            if (model.qualify(call.func) or "").rsplit(".", 1)[-1] != "receiver":
+                continue
+            first = call.args[0].value
+            signals = [e.value for e in first.elements] if isinstance(first, (cst.List, cst.Tuple)) else [first]
+            pairs.extend((signal, name) for signal in map(model.qualify, signals) if signal)
+    for site in model.calls:
+        func, args = site.node.func, site.node.args
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "connect" and args):
+            continue
+        handler = args[0].value
+        connected = model.module_level_defs.get(handler.value) if isinstance(handler, cst.Name) else None
+        signal = model.qualify(func.value)
+        receiver = qualified_function_name(model, connected) if connected else None
+        if signal and receiver:
+            pairs.append((signal, receiver))
+    return [(signal.lstrip("."), receiver) for signal, receiver in pairs]

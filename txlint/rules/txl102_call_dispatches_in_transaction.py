@@ -6,7 +6,7 @@ from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import CallSite, callee_text
 from txlint.django.references import deferred_until_commit
-from txlint.django.summary import Chain, callee_name, resolve_callee, summarise
+from txlint.django.summary import Chain, callee_name, mention_name, resolve_callee, summarise
 from txlint.django.transactions import Transaction
 from txlint.index import DISPATCH_SHAPE, ProjectIndex
 from txlint.rule import Finding, Invalid, Rule, Valid
@@ -70,6 +70,9 @@ class CallDispatchesInTransaction(Rule):
     dispatches (then TXL101 reports their calls). A function that checks
     `connection.in_atomic_block` and calls `on_commit` is transaction-aware and ends
     every chain through it. Functions nested in other functions are not followed.
+    Custom signals count as calls: `order_paid.send(...)` / `send_robust(...)` calls every
+    receiver connected with `@receiver(order_paid)` or `order_paid.connect(f)` anywhere in
+    the project, so a receiver that dispatches makes the send a TXL102.
     """
 
     code = "TXL102"
@@ -573,7 +576,7 @@ class CallDispatchesInTransaction(Rule):
             return False
         if DISPATCH_SHAPE.search(source):
             return True  # a chain may start in this module
-        return any(name.rsplit(".", 1)[-1] in source for name in settings.dispatch_chains)
+        return any(mention_name(name) in source for name in settings.dispatch_chains)
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model
