@@ -15,6 +15,7 @@ import libcst as cst
 from txlint.django.imports import dotted_name
 from txlint.django.model import ModuleModel
 from txlint.django.orm import QUERYSET_STEPS, caught_types
+from txlint.django.reads import names_read
 
 BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"})
 # Text prescan for a broad clause: `except:`, `except Exception`, `except (ValueError, Exception)`.
@@ -192,35 +193,9 @@ def _ends_flow(statement: cst.BaseSmallStatement) -> bool:
     return isinstance(statement, (cst.Pass, cst.Continue, cst.Break))
 
 
-class _NameUses(cst.CSTVisitor):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.found = False
-
-    def visit_Name(self, node: cst.Name) -> bool:
-        if node.value == self.name:
-            self.found = True
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        # `e.args` uses `e`; `obj.e` does not.
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        # `f(e=1)` names a keyword, not the variable.
-        node.value.visit(self)
-        return False
-
-
 def uses_name(nodes: Sequence[cst.CSTNode], name: str) -> bool:
     """Whether the variable `name` is read anywhere in `nodes` (an f-string part counts)."""
-    visitor = _NameUses(name)
-    for node in nodes:
-        node.visit(visitor)
-        if visitor.found:
-            return True
-    return False
+    return name in names_read(*nodes)
 
 
 # ---------------------------------------------------------------------------------------

@@ -317,13 +317,13 @@ class Scanner:
         self.model.function_by_frame[id(frame)] = info
         if parent.kind is FrameKind.MODULE:
             self.model.module_level_defs[node.name.value] = info
-        frame.bound_names.update(_parameter_names(node.params))
+        frame.bound_names.update(parameter_names(node.params))
         self.walk(node.body)
         self._pop()
 
     def _lambda(self, node: cst.Lambda) -> None:
         self.walk(node.params)
-        self._in_frame(FrameKind.LAMBDA, node, node.body, _parameter_names(node.params))
+        self._in_frame(FrameKind.LAMBDA, node, node.body, parameter_names(node.params))
 
     # blocks -------------------------------------------------------------------------
     def _with(self, node: cst.With) -> None:
@@ -432,7 +432,7 @@ def _walrus_targets(node: cst.BaseExpression) -> list[cst.BaseExpression]:
     return found
 
 
-def _parameter_names(params: cst.Parameters) -> list[str]:
+def parameter_names(params: cst.Parameters) -> list[str]:
     names = [param.name.value for param in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
         if isinstance(star, cst.Param):

@@ -6,7 +6,8 @@ import libcst as cst
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.model import CallSite, Frame, FrameKind, FunctionInfo, target_names
+from txlint.django.model import CallSite, Frame, FrameKind, FunctionInfo, parameter_names
+from txlint.django.reads import names_read
 from txlint.django.names import keyword_argument, positional_arguments
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
@@ -929,11 +930,11 @@ class OnCommitCapturesLoopVariable(Rule):
             if not loop_names or callback is None:
                 continue
             if isinstance(callback, cst.Lambda):
-                captured = _ordered(free_names(callback.body) - set(_param_names(callback.params)), loop_names)
+                captured = _ordered(names_read(callback.body) - set(parameter_names(callback.params)), loop_names)
                 target: cst.CSTNode = callback
                 fix = self._lambda_fix(callback, captured)
             elif isinstance(callback, cst.Name) and (info := _local_function(django, site, callback.value)):
-                captured = _ordered(free_names(info.node.body) - info.frame.bound_names, loop_names)
+                captured = _ordered(names_read(info.node.body) - info.frame.bound_names, loop_names)
                 target = callback
                 fix = self._def_fix(info, captured) if _defined_inside(info, loops) else None
             else:
@@ -948,7 +949,7 @@ class OnCommitCapturesLoopVariable(Rule):
                 )
 
     def _lambda_fix(self, callback: cst.Lambda, captured: list[str]) -> Fix | None:
-        if _has_parameters(callback.params):
+        if parameter_names(callback.params):
             return None
         replacement = callback.with_changes(
             params=_default_bindings(captured), whitespace_after_lambda=cst.SimpleWhitespace(" ")
@@ -956,7 +957,7 @@ class OnCommitCapturesLoopVariable(Rule):
         return Fix(self.fix_title or "", FixSafety.SAFE, (NodeEdit(callback, replacement),))
 
     def _def_fix(self, info: FunctionInfo, captured: list[str]) -> Fix | None:
-        if _has_parameters(info.node.params):
+        if parameter_names(info.node.params):
             return None
         replacement = info.node.with_changes(params=_default_bindings(captured))
         return Fix(self.fix_title or "", FixSafety.SAFE, (NodeEdit(info.node, replacement),))
@@ -1007,14 +1008,6 @@ def _ordered(names: set[str], loop_names: set[str]) -> list[str]:
     return sorted(names & loop_names)
 
 
-def _param_names(params: cst.Parameters) -> list[str]:
-    return [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-
-
-def _has_parameters(params: cst.Parameters) -> bool:
-    return bool(_param_names(params)) or isinstance(params.star_arg, cst.Param) or params.star_kwarg is not None
-
-
 def _default_bindings(names: list[str]) -> cst.Parameters:
     no_space = cst.SimpleWhitespace("")
     return cst.Parameters(
@@ -1023,58 +1016,3 @@ def _default_bindings(names: list[str]) -> cst.Parameters:
             for name in names
         ]
     )
-
-
-class _Loads(cst.CSTVisitor):
-    """Names read in an expression or block, minus those bound inside it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.read: set[str] = set()
-        self.bound: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.read.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Param(self, node: cst.Param) -> bool:
-        self.bound.add(node.name.value)
-        if node.default is not None:
-            node.default.visit(self)
-        return False
-
-    def visit_CompFor(self, node: cst.CompFor) -> None:
-        self.bound.update(target_names(node.target))
-
-    def _comprehension(self, node: cst.CSTNode) -> bool:
-        """A comprehension binds its targets in a scope of its own."""
-        inner = _Loads()
-        for child in node.children:
-            child.visit(inner)
-        self.read |= inner.read - inner.bound
-        return False
-
-    def visit_ListComp(self, node: cst.ListComp) -> bool:
-        return self._comprehension(node)
-
-    def visit_SetComp(self, node: cst.SetComp) -> bool:
-        return self._comprehension(node)
-
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
-        return self._comprehension(node)
-
-    def visit_DictComp(self, node: cst.DictComp) -> bool:
-        return self._comprehension(node)
-
-
-def free_names(node: cst.CSTNode) -> set[str]:
-    loads = _Loads()
-    node.visit(loads)
-    return loads.read - loads.bound
