@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
 import libcst as cst
@@ -25,8 +26,9 @@ from txlint.django.dispatch import TRANSACTION_AWARE_BASE
 from txlint.config import config_for_directory
 from txlint.django.model import ModuleModel, build_model
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
-from txlint.django.summary import Chain
-from txlint.index import SourceRecord, build_index
+from txlint.django.summary import Chain, FunctionSummary, PlainSummary
+from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
+from txlint.index import DISPATCH_SHAPE, SourceRecord, build_index, summarise_source
 from txlint.paths import module_name_for
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -35,7 +37,11 @@ PROJECT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "setup.py", ".git
 
 def project_root(path: str) -> str:
     """The nearest folder above `path` with a project marker; else its top-level package's parent."""
-    directory = os.path.dirname(os.path.abspath(path))
+    return _project_root_of(os.path.dirname(os.path.abspath(path)))
+
+
+@lru_cache(maxsize=4096)
+def _project_root_of(directory: str) -> str:
     current = directory
     while True:
         if any(os.path.exists(os.path.join(current, marker)) for marker in PROJECT_MARKERS):
@@ -94,7 +100,17 @@ class ProjectFacts:
     dispatch_chains: Mapping[str, Chain] = field(default_factory=dict)
     atomic_requests: bool = False
     files: int = 0
+    # Files read (not answered by the cache) and files parsed to build these facts.
+    read: int = 0
     parsed: int = 0
+
+    def to_plain(self) -> tuple[list[str], list[str], dict[str, Chain], bool]:
+        return sorted(self.deferring_tasks), sorted(self.cleared_caches), dict(self.dispatch_chains), self.atomic_requests
+
+    @classmethod
+    def from_plain(cls, plain: tuple[list[str], list[str], dict[str, Chain], bool]) -> ProjectFacts:
+        deferring, cleared, chains, atomic_requests = plain
+        return cls(frozenset(deferring), frozenset(cleared), {k: tuple(v) for k, v in chains.items()}, atomic_requests)
 
     def applied_to(self, settings: Settings) -> Settings:
         return replace(
@@ -106,48 +122,188 @@ class ProjectFacts:
         )
 
 
+FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What one file tells the project by itself, whatever the other files say."""
+
+    # Every word of the source, space-separated: enough for the index's prescans later.
+    words: str
+    dispatch_shaped: bool
+    atomic_requests: bool
+    deferring_tasks: tuple[str, ...]
+    cleared_caches: tuple[str, ...]
+
+    def to_plain(self) -> FileFactsPlain:
+        return (self.words, self.dispatch_shaped, self.atomic_requests, self.deferring_tasks, self.cleared_caches)
+
+    @classmethod
+    def from_plain(cls, plain: FileFactsPlain) -> FileFacts:
+        words, shaped, atomic_requests, deferring, cleared = plain
+        return cls(words, shaped, atomic_requests, tuple(deferring), tuple(cleared))
+
+
+WORD = re.compile(r"\w+")
+
+
+def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
+    """The file's own facts and how many parses they took (only where a prescan says so)."""
+    parsed = 0
+    atomic_requests = False
+    if "ATOMIC_REQUESTS" in source and is_settings_path(path):
+        parsed += 1
+        atomic_requests = _turns_on_atomic_requests(source)
+    deferring: list[str] = []
+    cleared: list[str] = []
+    wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
+    if wants_tasks or wants_caches:
+        parsed += 1
+        model = _model(source, path)
+        if model is not None and wants_tasks:
+            deferring = sorted(DjangoModule(model).dispatches.deferring_tasks())
+        if model is not None and wants_caches:
+            cleared = sorted(cleared_names(model))
+    words = " ".join(sorted(set(WORD.findall(source))))
+    shaped = bool(DISPATCH_SHAPE.search(source))
+    return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared)), parsed
+
+
+@dataclass
+class _ProjectFile:
+    path: str
+    stamp: Stamp | None
+    content: str
+    facts: FileFacts
+    # The cache's (index settings key, summaries), if it has them.
+    summaries: tuple[str, dict[str, PlainSummary]] | None = None
+    # The text, when it was read in this run.
+    source: str | None = None
+
+    def record(self) -> SourceRecord:
+        module_name, is_package = module_name_for(self.path)
+        text = self.source if self.source is not None else self.facts.words
+        return SourceRecord(self.path, text, module_name, is_package, self.facts.dispatch_shaped)
+
+    def cached(self) -> tuple[FileFactsPlain, tuple[str, dict[str, PlainSummary]] | None]:
+        return self.facts.to_plain(), self.summaries
+
+
+@dataclass
+class _ProjectReader:
+    """Each file's facts: the cache's for an unchanged file, else from one read."""
+
+    store: Store
+    parsed: int = 0
+
+    def file(self, path: str) -> _ProjectFile | None:
+        stamp = stamp_of(path)
+        entry = self.store.fresh(path, stamp)
+        if entry is not None:
+            self.store.hits += 1
+            return _from_entry(path, entry)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        self.store.reads += 1
+        content = content_hash(data)
+        source = data.decode("utf-8", errors="replace")
+        entry = self.store.matching(path, content)
+        if entry is not None:  # touched, not changed
+            found = _from_entry(path, entry)
+            found.stamp, found.source = stamp, source
+        else:
+            facts, parses = file_facts(path, source)
+            self.parsed += parses
+            found = _ProjectFile(path, stamp, content, facts, None, source)
+        self.store.record(path, stamp, content, found.cached())
+        return found
+
+
+def _from_entry(path: str, entry: Entry) -> _ProjectFile:
+    facts, summaries = entry.value
+    return _ProjectFile(path, entry.stamp, entry.content, FileFacts.from_plain(facts), summaries)
+
+
+@dataclass
+class _Summariser:
+    """The index's summaries of a file: from the cache when made with the same settings."""
+
+    store: Store
+    settings: Settings
+    files: dict[str, _ProjectFile]
+    parsed: int = 0
+
+    def __call__(self, record: SourceRecord) -> dict[str, FunctionSummary]:
+        found = self.files[record.path]
+        key = digest(canonical(self.settings.dispatchers), canonical(self.settings.deferring_tasks))
+        if found.summaries is not None and found.summaries[0] == key:
+            return {name: FunctionSummary.from_plain(plain) for name, plain in found.summaries[1].items()}
+        source = found.source if found.source is not None else _read_text(found.path)
+        self.parsed += 1
+        summaries = summarise_source(found.path, source, record.module_name, record.is_package, self.settings)
+        found.summaries = key, {name: summary.to_plain() for name, summary in summaries.items()}
+        self.store.record(found.path, found.stamp, found.content, found.cached())
+        return summaries
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 @lru_cache(maxsize=64)
-def project_facts(root: str) -> ProjectFacts:
+def project_facts(root: str, cache_dir: str | None = None) -> ProjectFacts:
     """Every project-wide fact, from one read of each file below `root`.
 
     Files are parsed only where a text prescan says they can contribute: a
     transaction-aware task base, a clearing call on an imported name, a dispatch, or
-    (round by round) the name of a function already known to dispatch.
+    (round by round) the name of a function already known to dispatch. With a cache
+    (`cache_dir`), a file that did not change is not read at all: its facts and its
+    summaries are the cache's.
     """
-    settings = config_for_directory(root).settings
-    records: list[SourceRecord] = []
-    deferring: set[str] = set()
-    cleared: set[str] = set()
-    atomic_requests = False
-    parsed = 0
-    for path in discover([root], DEFAULT_EXCLUDES):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                source = handle.read()
-        except OSError:
-            continue
-        module_name, is_package = module_name_for(path)
-        records.append(SourceRecord(path, source, module_name, is_package))
-        if "ATOMIC_REQUESTS" in source and is_settings_path(path):
-            parsed += 1
-            atomic_requests = atomic_requests or _turns_on_atomic_requests(source)
-        wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
-        if wants_tasks or wants_caches:
-            parsed += 1
-            model = _model(source, path)
-            if model is not None and wants_tasks:
-                deferring.update(DjangoModule(model).dispatches.deferring_tasks())
-            if model is not None and wants_caches:
-                cleared.update(cleared_names(model))
+    store = Store.open(cache_dir, f"project-{digest(root)}")
+    reader = _ProjectReader(store)
+    files = [found for path in discover([root], DEFAULT_EXCLUDES) if (found := reader.file(path)) is not None]
+    configured = config_for_directory(root).settings
+    # The same files with the same configuration make the same facts.
+    signature = digest(plain_settings(configured), [(found.path, found.content) for found in files])
+    remembered = store.meta.get("facts")
+    if remembered is not None and remembered[0] == signature:
+        facts = replace(ProjectFacts.from_plain(remembered[1]), files=len(files), read=store.reads)
+    else:
+        facts = _project_facts(store, files, configured, reader.parsed)
+        store.remember("facts", (signature, facts.to_plain()))
+    warning = store.save()
+    if warning is not None:
+        print(f"txlint: warning: {warning}", file=sys.stderr)
+    return facts
+
+
+def plain_settings(settings: Settings) -> object:
+    return canonical({name.name: getattr(settings, name.name) for name in fields(settings)})
+
+
+def _project_facts(store: Store, files: list[_ProjectFile], configured: Settings, parsed: int) -> ProjectFacts:
+    deferring = frozenset(task for found in files for task in found.facts.deferring_tasks)
     # Transaction-aware tasks are not dispatches: the index must know them first.
-    index = build_index(records, replace(settings, deferring_tasks=frozenset(deferring)))
+    settings = replace(configured, deferring_tasks=deferring)
+    summariser = _Summariser(store, settings, {found.path: found for found in files})
+    index = build_index([found.record() for found in files], settings, summariser)
     return ProjectFacts(
-        frozenset(deferring),
-        frozenset(cleared),
+        deferring,
+        frozenset(name for found in files for name in found.facts.cleared_caches),
         index.chains(),
-        atomic_requests,
-        len(records),
-        parsed + index.parsed_files,
+        any(found.facts.atomic_requests for found in files),
+        len(files),
+        store.reads,
+        parsed + summariser.parsed,
     )
 
 

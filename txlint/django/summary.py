@@ -17,6 +17,8 @@ from txlint.django.model import FrameKind, FunctionInfo, ModuleModel
 
 # `create_file_upload -> process_pdf_if_needed -> Queue.enqueue`
 Chain = tuple[str, ...]
+# A summary as the cache stores it: (dispatches, calls, defers).
+PlainSummary = tuple[list[str], list[str], bool]
 
 
 @dataclass
@@ -29,6 +31,14 @@ class FunctionSummary:
     # transaction.on_commit(...)`), or one that dispatches directly only on a side path
     # (pretix's `mail()` does so in tests alone). It and its callers are not reported.
     defers: bool = False
+
+    def to_plain(self) -> PlainSummary:
+        return list(self.dispatches), list(self.calls), self.defers
+
+    @classmethod
+    def from_plain(cls, plain: PlainSummary) -> FunctionSummary:
+        dispatches, calls, defers = plain
+        return cls(list(dispatches), list(calls), defers)
 
 
 def _prefix(model: ModuleModel) -> str:
