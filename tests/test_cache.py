@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from txlint.cache import CACHE_DIR_NAME, Store
+from txlint.cache import CACHE_DIR_NAME, UNVERIFIED_SIZE, Store, stamp_of
 
 TASKS = """
 from celery import shared_task
@@ -198,8 +198,9 @@ def test_store_entries_need_the_recorded_stamp(tmp_path: Path) -> None:
     store = Store.open(str(tmp_path / "cache"), "test")
     stamp = (6, 1)
     store.record(str(target), stamp, "hash", "value")
-    assert store.fresh(str(target), stamp) is None  # recorded now: not yet trusted
     assert store.save() is None
     store = Store.open(str(tmp_path / "cache"), "test")
     assert store.fresh(str(target), (6, 2)) is None
     assert store.matching(str(target), "hash") is not None and store.matching(str(target), "other") is None
+    target.write_text("x = 2\n")  # just now: its stamp cannot be trusted yet
+    assert stamp_of(str(target))[0] == UNVERIFIED_SIZE

@@ -2,9 +2,10 @@
 
 A store is one file of entries keyed by absolute path. An entry is trusted without
 reading the file when its size and modification time are those recorded; otherwise
-the file is read and its content hash decides. A modification time close to the
-moment the store was written is not trusted (the file may have changed again within
-the clock's resolution), so such files are always hashed: git's "racily clean" rule.
+the file is read and its content hash decides. A file modified less than two seconds
+before txlint looked at it may change again without its time changing (coarse file
+system clocks), so its stamp is recorded as unverified and it is hashed next time:
+git's "racily clean" rule.
 
 Stores are written atomically (temporary file + rename) and merged with what another
 run wrote meanwhile, so concurrent runs never corrupt one another; the worst they can
@@ -31,10 +32,11 @@ from txlint import __version__
 CACHE_DIR_NAME = ".txlint_cache"
 CACHE_DIR_ENV = "TXLINT_CACHE_DIR"
 NO_CACHE_ENV = "TXLINT_NO_CACHE"
-# Modification times within this many nanoseconds of the store's own write are not trusted.
+# A file modified this recently (nanoseconds) may change again within its clock's resolution.
 RACY_NS = 2_000_000_000
+UNVERIFIED_SIZE = -1
 
-# (size, mtime_ns) of a file as `os.stat` saw it.
+# (size, mtime_ns) of a file as `os.stat` saw it; size UNVERIFIED_SIZE for a racy one.
 Stamp = tuple[int, int]
 
 
@@ -48,11 +50,13 @@ def digest(*parts: object) -> str:
 
 
 def stamp_of(path: str) -> Stamp | None:
+    """Take the stamp before reading the file: then any later change shows in it (unless racy)."""
     try:
         status = os.stat(path)
     except OSError:
         return None
-    return status.st_size, status.st_mtime_ns
+    racy = status.st_mtime_ns >= time.time_ns() - RACY_NS
+    return (UNVERIFIED_SIZE if racy else status.st_size), status.st_mtime_ns
 
 
 def default_cache_dir(project_directory: str) -> str | None:
@@ -77,7 +81,6 @@ class Store:
     entries: dict[str, Entry] = field(default_factory=dict)
     # Values about the whole store (a project's combined facts), keyed by name.
     meta: dict[str, Any] = field(default_factory=dict)
-    written_ns: int = 0
     dirty: bool = False
     hits: int = 0
     reads: int = 0
@@ -87,15 +90,13 @@ class Store:
         if cache_dir is None:
             return cls(None)
         path = os.path.join(cache_dir, f"{__version__}-py{sys.version_info[0]}{sys.version_info[1]}", f"{name}.marshal")
-        written_ns, entries, meta = _load(path)
-        return cls(path, entries, meta, written_ns)
+        entries, meta = _load(path)
+        return cls(path, entries, meta)
 
     def fresh(self, path: str, stamp: Stamp | None) -> Entry | None:
         """The entry for `path` if the file surely did not change since it was recorded."""
         entry = self.entries.get(path)
-        if entry is None or stamp is None or entry.stamp != stamp:
-            return None
-        if stamp[1] >= self.written_ns - RACY_NS:
+        if entry is None or stamp is None or stamp[0] == UNVERIFIED_SIZE or entry.stamp != stamp:
             return None
         return entry
 
@@ -119,10 +120,10 @@ class Store:
         """Write the store (merged with entries another run saved meanwhile); an error message or None."""
         if self.path is None or not self.dirty:
             return None
-        _, theirs, their_meta = _load(self.path)
+        theirs, their_meta = _load(self.path)
         merged = {**theirs, **self.entries}
         entries = {p: (e.stamp, e.content, e.value) for p, e in merged.items() if os.path.exists(p)}
-        data = marshal.dumps((time.time_ns(), entries, {**their_meta, **self.meta}))
+        data = marshal.dumps((entries, {**their_meta, **self.meta}))
         try:
             _ensure_cache_dir(os.path.dirname(self.path))
             descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".tmp-")
@@ -136,13 +137,13 @@ class Store:
         return None
 
 
-def _load(path: str) -> tuple[int, dict[str, Entry], dict[str, Any]]:
+def _load(path: str) -> tuple[dict[str, Entry], dict[str, Any]]:
     try:
         with open(path, "rb") as handle:
-            written_ns, raw, meta = marshal.load(handle)
-        return written_ns, {p: Entry(tuple(stamp), content, value) for p, (stamp, content, value) in raw.items()}, meta
+            raw, meta = marshal.load(handle)
+        return {p: Entry(tuple(stamp), content, value) for p, (stamp, content, value) in raw.items()}, meta
     except (OSError, EOFError, ValueError, TypeError):
-        return 0, {}, {}
+        return {}, {}
 
 
 def _ensure_cache_dir(directory: str) -> None:

@@ -16,7 +16,7 @@ import libcst as cst
 
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
-from txlint.django.summary import Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
+from txlint.django.summary import LOCALS, Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
 from txlint.settings import Settings, contains_any
 
 
@@ -124,7 +124,8 @@ def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_o
             index.summarised_files += 1
         done = {id(record) for record in batch}
         pending = [r for r in pending if id(r) not in done]
-        names = {mention_name(name) for name in index.chains() if "." not in short_name(name)}
+        # Another file can call a module-level function, not a method or a nested function.
+        names = {mention_name(name) for name in index.chains() if "." not in short_name(name) and LOCALS not in name}
         if not names:
             break
         mentions = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")

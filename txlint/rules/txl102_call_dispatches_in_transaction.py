@@ -69,7 +69,9 @@ class CallDispatchesInTransaction(Rule):
     and `self.method()` calls. `dispatchers` names wrappers to treat as direct
     dispatches (then TXL101 reports their calls). A function that checks
     `connection.in_atomic_block` and calls `on_commit` is transaction-aware and ends
-    every chain through it. Functions nested in other functions are not followed.
+    every chain through it. A function nested in another is a link too, where it is
+    called by name in the function that defines it (or deeper): `kick_off()` below
+    `def kick_off(): start_job(...)`; passing it to `on_commit(kick_off)` is the safe form.
     Custom signals count as calls: `order_paid.send(...)` / `send_robust(...)` calls every
     receiver connected with `@receiver(order_paid)` or `order_paid.connect(f)` anywhere in
     the project, so a receiver that dispatches makes the send a TXL102.
@@ -81,6 +83,26 @@ class CallDispatchesInTransaction(Rule):
     fix_title = "Defer the call with `transaction.on_commit`"
     fix_safety = FixSafety.UNSAFE
     valid = (
+        Valid(
+            "nested_function_handed_to_on_commit",
+            """
+            from django.db import transaction
+
+            from .tasks import rebuild_thumbnails
+
+
+            def replace_images(product, images):
+                def refresh():
+                    rebuild_thumbnails.delay(product.pk)
+
+                with transaction.atomic():
+                    product.images.all().delete()
+                    product.images.bulk_create(images)
+                    transaction.on_commit(refresh)
+                refresh_cache = refresh
+                return refresh_cache
+            """,
+        ),
         Valid(
             "call_only_defined_in_block",
             """
@@ -522,6 +544,39 @@ class CallDispatchesInTransaction(Rule):
                 dependencies = [("catalogue", "0007_product_is_public")]
                 operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
             """, path="app/migrations/0008_reindex.py",
+        ),
+        Invalid(
+            "nested_function_called_in_the_block",
+            """
+            from django.db import transaction
+
+            from .tasks import rebuild_thumbnails
+
+
+            def replace_images(product, images):
+                def refresh():
+                    rebuild_thumbnails.delay(product.pk)
+
+                with transaction.atomic():
+                    product.images.all().delete()
+                    product.images.bulk_create(images)
+                    refresh()  # TXL102
+            """,
+            fixed="""
+            from django.db import transaction
+
+            from .tasks import rebuild_thumbnails
+
+
+            def replace_images(product, images):
+                def refresh():
+                    rebuild_thumbnails.delay(product.pk)
+
+                with transaction.atomic():
+                    product.images.all().delete()
+                    product.images.bulk_create(images)
+                    transaction.on_commit(refresh)  # TXL102
+            """,
         ),
         Invalid(
             "self_method_chain",
