@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import io
-import multiprocessing
 import os
 import stat
 import subprocess
@@ -17,9 +16,8 @@ import sys
 import tempfile
 import tokenize
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from txlint import __version__
 from txlint.cache import (
@@ -30,6 +28,7 @@ from txlint.diagnostics import Diagnostic, Fix, FixSafety
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
 from txlint.formats import Reported, formatters
+from txlint.parallel import Workers
 from txlint.paths import module_name_for
 from txlint.project import plain_settings, project_facts, project_root
 from txlint.registry import all_rules, rule_for, selected_rules
@@ -230,13 +229,13 @@ class FileContext:
 
 def _context(path: str, args: argparse.Namespace) -> FileContext:
     config = _effective_config(config_for_file(path), args)
-    return _context_of(config, project_root(path), args.cache_dir, not args.disable_noqa)
+    return _context_of(config, project_root(path), args.cache_dir, not args.disable_noqa, args.jobs)
 
 
 @lru_cache(maxsize=256)
-def _context_of(config: Config, root: str, cache_dir: str | None, respect_noqa: bool) -> FileContext:
+def _context_of(config: Config, root: str, cache_dir: str | None, respect_noqa: bool, jobs: int) -> FileContext:
     rules = _rules(config.select, config.ignore, config.extend_select, config.strict)
-    settings = project_facts(root, cache_dir).applied_to(config.settings)
+    settings = project_facts(root, cache_dir, jobs).applied_to(config.settings)
     key = digest(
         __version__,
         tuple(rule.code for rule in rules),
@@ -274,7 +273,7 @@ def check_files(files: list[str], args: argparse.Namespace) -> list[FileReport]:
 
 def _print_statistics(files: list[str], store: Store, args: argparse.Namespace) -> None:
     for root in sorted({project_root(path) for path in files}):
-        facts = project_facts(root, args.cache_dir)
+        facts = project_facts(root, args.cache_dir, args.jobs)
         print(f"txlint: project {root}: {facts.files} file(s) indexed, {facts.read} read, {facts.parsed} parsed", file=sys.stderr)
     print(f"txlint: {len(files)} file(s) checked: {store.hits} answered by the cache, {store.reads} read", file=sys.stderr)
 
@@ -348,25 +347,8 @@ def _from_plain(plain: PlainDiagnostic) -> Diagnostic:
 
 def _check_all(jobs: list[Pending], args: argparse.Namespace) -> list[FileReport]:
     """Serially, or over a pool of processes; either way the reports come in the order of `jobs`."""
-    if args.jobs <= 1 or len(jobs) < 2:
-        return [_check_job(job, args) for job in jobs]
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    workers = min(args.jobs, len(jobs))
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(args,)) as pool:
-        return list(pool.map(_check_in_worker, jobs, chunksize=max(1, min(8, len(jobs) // (workers * 8)))))
-
-
-_WORKER_ARGS: argparse.Namespace | None = None
-
-
-def _start_worker(args: argparse.Namespace) -> None:
-    global _WORKER_ARGS
-    _WORKER_ARGS = args
-
-
-def _check_in_worker(job: Pending) -> FileReport:
-    assert _WORKER_ARGS is not None
-    return _check_job(job, _WORKER_ARGS)
+    with Workers(args.jobs) as workers:
+        return workers.map(partial(_check_job, args=args), jobs)
 
 
 def _check_job(job: Pending, args: argparse.Namespace) -> FileReport:

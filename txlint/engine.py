@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from txlint.diagnostics import Diagnostic, Fix, FixSafety, NodeEdit
@@ -202,6 +200,10 @@ class _ReplaceNodes(cst.CSTTransformer):
 
 def apply_fixes(module: cst.Module, fixes: list[Fix]) -> str:
     """The module's code with the fixes applied (edits by node identity, then imports)."""
+    # libcst.codemod loads libcst.matchers: half of libcst's import time, needed only here.
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor
+
     edits: dict[int, cst.CSTNode] = {}
     context = CodemodContext()
     for fix in fixes:

@@ -9,7 +9,7 @@ already known to dispatch, until no new file can add a link.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -105,7 +105,8 @@ def _may_dispatch(record: SourceRecord, settings: Settings) -> bool:
     return record.dispatch_shaped or contains_any(record.text, tuple(configured))
 
 
-Summariser = Callable[[SourceRecord], Mapping[str, FunctionSummary]]
+# The summaries of a batch of files, in order (parsed, or from the cache).
+Summariser = Callable[[list[SourceRecord]], Sequence[Mapping[str, FunctionSummary]]]
 
 
 def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_of: Summariser) -> ProjectIndex:
@@ -119,9 +120,9 @@ def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_o
     index = ProjectIndex()
     batch = [r for r in pending if _may_dispatch(r, settings)]
     while batch:
-        for record in batch:
-            index.add(summaries_of(record))
-            index.summarised_files += 1
+        for summaries in summaries_of(batch):
+            index.add(summaries)
+        index.summarised_files += len(batch)
         done = {id(record) for record in batch}
         pending = [r for r in pending if id(r) not in done]
         # Another file can call a module-level function, not a method or a nested function.

@@ -29,6 +29,7 @@ from txlint.django.project_settings import is_settings_path, turns_on_atomic_req
 from txlint.django.summary import Chain, FunctionSummary, PlainSummary
 from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
 from txlint.index import DISPATCH_SHAPE, SourceRecord, build_index, summarise_source
+from txlint.parallel import Workers
 from txlint.paths import module_name_for
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -146,6 +147,8 @@ class FileFacts:
 
 
 WORD = re.compile(r"\w+")
+# The facts of a file whose facts are being computed.
+NOT_YET_READ = FileFacts("", False, False, (), ())
 
 
 def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
@@ -190,37 +193,46 @@ class _ProjectFile:
         return self.facts.to_plain(), self.summaries
 
 
-@dataclass
-class _ProjectReader:
-    """Each file's facts: the cache's for an unchanged file, else from one read."""
-
-    store: Store
-    parsed: int = 0
-
-    def file(self, path: str) -> _ProjectFile | None:
+def _project_files(store: Store, paths: list[str], workers: Workers) -> tuple[list[_ProjectFile], int]:
+    """Each file's facts: the cache's for an unchanged file, else from one read; and the parses that took."""
+    found: list[_ProjectFile] = []
+    unknown: list[_ProjectFile] = []
+    for path in paths:
         stamp = stamp_of(path)
-        entry = self.store.fresh(path, stamp)
+        entry = store.fresh(path, stamp)
         if entry is not None:
-            self.store.hits += 1
-            return _from_entry(path, entry)
+            store.hits += 1
+            found.append(_from_entry(path, entry))
+            continue
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError:
-            return None
-        self.store.reads += 1
+            continue
+        store.reads += 1
         content = content_hash(data)
         source = data.decode("utf-8", errors="replace")
-        entry = self.store.matching(path, content)
+        entry = store.matching(path, content)
         if entry is not None:  # touched, not changed
-            found = _from_entry(path, entry)
-            found.stamp, found.source = stamp, source
+            touched = _from_entry(path, entry)
+            touched.stamp, touched.source = stamp, source
+            found.append(touched)
         else:
-            facts, parses = file_facts(path, source)
-            self.parsed += parses
-            found = _ProjectFile(path, stamp, content, facts, None, source)
-        self.store.record(path, stamp, content, found.cached())
-        return found
+            unknown.append(_ProjectFile(path, stamp, content, NOT_YET_READ, None, source))
+            found.append(unknown[-1])
+    parsed = 0
+    for project_file, (facts, parses) in zip(unknown, workers.map(_file_facts_of, unknown)):
+        project_file.facts = facts
+        parsed += parses
+    for project_file in found:
+        if project_file.stamp is not None and project_file.source is not None:
+            store.record(project_file.path, project_file.stamp, project_file.content, project_file.cached())
+    return found, parsed
+
+
+def _file_facts_of(project_file: _ProjectFile) -> tuple[FileFacts, int]:
+    assert project_file.source is not None
+    return file_facts(project_file.path, project_file.source)
 
 
 def _from_entry(path: str, entry: Entry) -> _ProjectFile:
@@ -230,24 +242,37 @@ def _from_entry(path: str, entry: Entry) -> _ProjectFile:
 
 @dataclass
 class _Summariser:
-    """The index's summaries of a file: from the cache when made with the same settings."""
+    """The index's summaries of files: from the cache when made with the same settings, else parsed (in parallel)."""
 
     store: Store
     settings: Settings
     files: dict[str, _ProjectFile]
+    workers: Workers
     parsed: int = 0
 
-    def __call__(self, record: SourceRecord) -> dict[str, FunctionSummary]:
-        found = self.files[record.path]
+    def __call__(self, records: list[SourceRecord]) -> list[dict[str, FunctionSummary]]:
         key = digest(canonical(self.settings.dispatchers), canonical(self.settings.deferring_tasks))
-        if found.summaries is not None and found.summaries[0] == key:
-            return {name: FunctionSummary.from_plain(plain) for name, plain in found.summaries[1].items()}
-        source = found.source if found.source is not None else _read_text(found.path)
-        self.parsed += 1
-        summaries = summarise_source(found.path, source, record.module_name, record.is_package, self.settings)
-        found.summaries = key, {name: summary.to_plain() for name, summary in summaries.items()}
-        self.store.record(found.path, found.stamp, found.content, found.cached())
-        return summaries
+        missing = [r for r in records if (self.files[r.path].summaries or ("",))[0] != key]
+        jobs = [(r.path, self._source(r.path), r.module_name, r.is_package, self.settings) for r in missing]
+        for record, summaries in zip(missing, self.workers.map(_summarise_job, jobs)):
+            found = self.files[record.path]
+            found.summaries = key, {name: summary.to_plain() for name, summary in summaries.items()}
+            self.store.record(found.path, found.stamp, found.content, found.cached())
+        self.parsed += len(missing)
+        return [_decoded(self.files[record.path].summaries) for record in records]
+
+    def _source(self, path: str) -> str:
+        source = self.files[path].source
+        return source if source is not None else _read_text(path)
+
+
+def _summarise_job(job: tuple[str, str, str | None, bool, Settings]) -> dict[str, FunctionSummary]:
+    return summarise_source(*job)
+
+
+def _decoded(summaries: tuple[str, dict[str, PlainSummary]] | None) -> dict[str, FunctionSummary]:
+    assert summaries is not None
+    return {name: FunctionSummary.from_plain(plain) for name, plain in summaries[1].items()}
 
 
 def _read_text(path: str) -> str:
@@ -259,18 +284,22 @@ def _read_text(path: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def project_facts(root: str, cache_dir: str | None = None) -> ProjectFacts:
+def project_facts(root: str, cache_dir: str | None = None, jobs: int = 1) -> ProjectFacts:
     """Every project-wide fact, from one read of each file below `root`.
 
     Files are parsed only where a text prescan says they can contribute: a
     transaction-aware task base, a clearing call on an imported name, a dispatch, or
     (round by round) the name of a function already known to dispatch. With a cache
     (`cache_dir`), a file that did not change is not read at all: its facts and its
-    summaries are the cache's.
+    summaries are the cache's. With `jobs` > 1, reads and parses run in that many processes.
     """
+    with Workers(jobs) as workers:
+        return _project_facts(root, cache_dir, workers)
+
+
+def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> ProjectFacts:
     store = Store.open(cache_dir, f"project-{digest(root)}")
-    reader = _ProjectReader(store)
-    files = [found for path in discover([root], DEFAULT_EXCLUDES) if (found := reader.file(path)) is not None]
+    files, parsed = _project_files(store, list(discover([root], DEFAULT_EXCLUDES)), workers)
     configured = config_for_directory(root).settings
     # The same files with the same configuration make the same facts.
     signature = digest(plain_settings(configured), [(found.path, found.content) for found in files])
@@ -278,7 +307,7 @@ def project_facts(root: str, cache_dir: str | None = None) -> ProjectFacts:
     if remembered is not None and remembered[0] == signature:
         facts = replace(ProjectFacts.from_plain(remembered[1]), files=len(files), read=store.reads)
     else:
-        facts = _project_facts(store, files, configured, reader.parsed)
+        facts = _indexed_facts(store, files, configured, workers, parsed)
         store.remember("facts", (signature, facts.to_plain()))
     warning = store.save()
     if warning is not None:
@@ -290,11 +319,13 @@ def plain_settings(settings: Settings) -> object:
     return canonical({name.name: getattr(settings, name.name) for name in fields(settings)})
 
 
-def _project_facts(store: Store, files: list[_ProjectFile], configured: Settings, parsed: int) -> ProjectFacts:
+def _indexed_facts(
+    store: Store, files: list[_ProjectFile], configured: Settings, workers: Workers, parsed: int
+) -> ProjectFacts:
     deferring = frozenset(task for found in files for task in found.facts.deferring_tasks)
     # Transaction-aware tasks are not dispatches: the index must know them first.
     settings = replace(configured, deferring_tasks=deferring)
-    summariser = _Summariser(store, settings, {found.path: found for found in files})
+    summariser = _Summariser(store, settings, {found.path: found for found in files}, workers)
     index = build_index([found.record() for found in files], settings, summariser)
     return ProjectFacts(
         deferring,
