@@ -1135,6 +1135,13 @@ def fresh_value_fix(model: ModuleModel, cache: InstanceCache, title: str) -> Fix
     return Fix(title, FixSafety.UNSAFE, (NodeEdit(node, replacement),))
 
 
+def why_no_fresh_value_fix(cache: InstanceCache) -> str:
+    """Why `fresh_value_fix` leaves `cache` alone."""
+    if cache.kind is CacheKind.CACHED_PROPERTY and cache.decorator is not None:
+        return "`property` is rebound in this module"
+    return "the function does more than cache the value"
+
+
 def _fresh_body(
     statements: list[cst.BaseStatement], attribute: str, self_name: str
 ) -> list[cst.BaseStatement] | None:

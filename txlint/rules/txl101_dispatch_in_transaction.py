@@ -4,11 +4,9 @@ from collections.abc import Iterator
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-import libcst as cst
-
 from txlint.django.model import CallSite, callee_text
 from txlint.django.transactions import Transaction
-from txlint.django.references import deferred_until_commit
+from txlint.django.references import deferred_until_commit, why_not_deferred
 from txlint.rule import Finding, Invalid, Rule, Valid
 from txlint.settings import Settings, contains_any
 
@@ -1555,9 +1553,10 @@ class JobDispatchedInTransaction(Rule):
             callee = callee_text(model, site.node.func)
             fix = self._fix(django, site, transaction)
             message = f"`{callee}()` dispatches a job inside `{transaction.description}`; defer it with `transaction.on_commit()`"
-            if fix is None:
-                message += f" ({_why_no_fix(django, site, transaction)})"
-            yield self.finding(site.node, message, fix)
+            reason = None if fix else _why_no_fix(django, site, transaction)
+            if reason:
+                message += f" (no autofix: {reason})"
+            yield self.finding(site.node, message, fix, reason)
 
     def _fix(self, django: DjangoModule, site: CallSite, transaction: Transaction) -> Fix | None:
         if site.statement is None or _in_async_function(django, site):
@@ -1575,12 +1574,6 @@ def _in_async_function(django: DjangoModule, site: CallSite) -> bool:
 
 
 def _why_no_fix(django: DjangoModule, site: CallSite, transaction: Transaction) -> str:
-    if site.awaited:
-        return "no autofix: the call is awaited"
-    if site.statement is None:
-        return "no autofix: the call's result is used"
-    if _in_async_function(django, site):
-        return "no autofix: inside an async function"
-    if transaction.using is not None and not isinstance(transaction.using, (cst.SimpleString, cst.Name, cst.Attribute)):
-        return "no autofix: the transaction's `using=` alias is computed"
-    return "no autofix: `transaction` or `partial` is shadowed here"
+    if site.statement is not None and not site.awaited and _in_async_function(django, site):
+        return "inside an async function"
+    return why_not_deferred(site, transaction.using)

@@ -4,7 +4,14 @@ from collections.abc import Iterator
 
 from txlint.diagnostics import FixSafety
 from txlint.django import DjangoModule
-from txlint.django.caches import WRITER_TOKENS, fresh_value_fix, instance_caches, may_hold_instance_cache, snippet
+from txlint.django.caches import (
+    WRITER_TOKENS,
+    fresh_value_fix,
+    instance_caches,
+    may_hold_instance_cache,
+    snippet,
+    why_no_fresh_value_fix,
+)
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings, contains_any
 
@@ -929,4 +936,5 @@ class InstanceCountMadeStale(Rule):
                 f"`{cache.label}` caches `{snippet(model, cache.aggregate)}` on the instance, but "
                 f"`{snippet(model, cache.writer)}` in the same class changes it; return the fresh value",
                 fresh_value_fix(model, cache, self.fix_title or ""),
+                why_no_fresh_value_fix(cache),
             )
