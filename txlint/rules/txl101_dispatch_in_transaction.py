@@ -1473,6 +1473,34 @@ class JobDispatchedInTransaction(Rule):
             """,
         ),
         Invalid(
+            "awaited_aenqueue_in_atomic_block_has_no_fix",
+            """
+            from django.db import transaction
+
+            from .tasks import refresh_feed
+
+
+            async def follow(user, author):
+                with transaction.atomic():
+                    user.following.add(author)
+                    await refresh_feed.aenqueue(user.pk)  # TXL101
+            """,
+        ),
+        Invalid(
+            "partial_taken_by_parameters_has_no_fix",
+            """
+            from django.db import transaction
+
+            from .tasks import render_report
+
+
+            def schedule(report, partial, functools):
+                with transaction.atomic():
+                    report.save()
+                    render_report.delay(report.pk, partial=partial)  # TXL101
+            """,
+        ),
+        Invalid(
             "payment_code_with_a_local_named_transaction",
             """
             import functools
