@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import tokenize
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
@@ -465,15 +466,31 @@ def _output(reports: list[FileReport], args: argparse.Namespace) -> None:
 
 
 def _fix_summary(reports: list[FileReport], args: argparse.Namespace) -> str:
+    """`fixed N finding(s) in F file(s); R remaining (X without an applicable fix: counts by
+    reason; U need --unsafe-fixes)`."""
     applied = sum(report.fixes_applied for report in reports)
     files = sum(1 for report in reports if report.fixes_applied)
     remaining = [d for report in reports for d in report.diagnostics]
-    unsafe = sum(1 for d in remaining if d.fix_safety is FixSafety.UNSAFE and not args.unsafe_fixes)
     verb = "would fix" if args.diff else "fixed"
     summary = f"txlint: {verb} {applied} finding(s) in {files} file(s); {len(remaining)} remaining"
-    if remaining:
-        summary += f" ({len(remaining) - unsafe} without an applicable fix, {unsafe} need --unsafe-fixes)"
-    return summary
+    if not remaining:
+        return summary
+    unsafe = sum(1 for d in remaining if d.fix_safety is FixSafety.UNSAFE and not args.unsafe_fixes)
+    reasons = Counter(_why_unfixed(d) for d in remaining if not (d.fix_safety is FixSafety.UNSAFE and not args.unsafe_fixes))
+    ranked = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    why = "".join(f"{', ' if i else ': '}{count} {reason}" for i, (reason, count) in enumerate(ranked))
+    return summary + f" ({len(remaining) - unsafe} without an applicable fix{why}; {unsafe} need --unsafe-fixes)"
+
+
+def _why_unfixed(diagnostic: Diagnostic) -> str:
+    if diagnostic.code == PARSE_ERROR:
+        return "file not parsed"
+    if diagnostic.fix is None:
+        return diagnostic.no_fix_reason or "no fix offered"
+    if diagnostic.fix.safety is FixSafety.DISPLAY_ONLY:
+        return "display-only"
+    # An applicable fix that is still there: its output did not compile, or the rounds ran out.
+    return "fix not applied"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -300,6 +300,7 @@ def _diagnostic(finding: Finding, positions: dict[int, CodeRange]) -> Diagnostic
         end_line=code_range.end.line,
         end_column=code_range.end.column,
         fix=finding.fix,
+        no_fix_reason=finding.no_fix_reason,
     )
 
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import CallSite, callee_text
-from txlint.django.references import deferred_until_commit
+from txlint.django.references import deferred_until_commit, why_not_deferred
 from txlint.django.summary import Chain, callee_name, mention_name, resolve_callee, summarise
 from txlint.django.transactions import Transaction
 from txlint.index import DISPATCH_SHAPE, ProjectIndex
@@ -648,12 +648,15 @@ class CallDispatchesInTransaction(Rule):
             transaction = django.transactions.opened_at(site.frame)
             if transaction is None:
                 continue
-            yield self.finding(
-                site.node,
+            fix = self._fix(django, site, transaction)
+            message = (
                 f"`{callee_text(model, site.node.func)}()` dispatches a job ({' -> '.join(chains[known])}) "
-                f"inside `{transaction.description}`; defer it with `transaction.on_commit()`",
-                self._fix(django, site, transaction),
+                f"inside `{transaction.description}`; defer it with `transaction.on_commit()`"
             )
+            reason = None if fix else why_not_deferred(site, transaction.using)
+            if reason:
+                message += f" (no autofix: {reason})"
+            yield self.finding(site.node, message, fix, reason)
 
     def _fix(self, django: DjangoModule, site: CallSite, transaction: Transaction) -> Fix | None:
         if site.statement is None or site.awaited:
