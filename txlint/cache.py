@@ -35,6 +35,8 @@ NO_CACHE_ENV = "TXLINT_NO_CACHE"
 # A file modified this recently (nanoseconds) may change again within its clock's resolution.
 RACY_NS = 2_000_000_000
 UNVERIFIED_SIZE = -1
+# Bumped whenever what a store holds changes shape: a store of another format is not read.
+FORMAT = 2
 
 # (size, mtime_ns) of a file as `os.stat` saw it; size UNVERIFIED_SIZE for a racy one.
 Stamp = tuple[int, int]
@@ -89,7 +91,7 @@ class Store:
     def open(cls, cache_dir: str | None, name: str) -> Store:
         if cache_dir is None:
             return cls(None)
-        path = os.path.join(cache_dir, f"{__version__}-py{sys.version_info[0]}{sys.version_info[1]}", f"{name}.marshal")
+        path = os.path.join(cache_dir, f"{__version__}-py{sys.version_info[0]}{sys.version_info[1]}-f{FORMAT}", f"{name}.marshal")
         entries, meta = _load(path)
         return cls(path, entries, meta)
 

@@ -331,19 +331,19 @@ def _fixable(diagnostic: Diagnostic, unsafe: bool) -> bool:
     return safety is FixSafety.SAFE or (unsafe and safety is FixSafety.UNSAFE)
 
 
-PlainDiagnostic = tuple[str, str, int, int, int, int, str | None, str | None]
+PlainDiagnostic = tuple[str, str, int, int, int, int, str | None, str | None, str | None]
 
 
 def _plain(diagnostic: Diagnostic) -> PlainDiagnostic:
     d, fix = diagnostic, diagnostic.fix
     title, safety = (fix.title, fix.safety.value) if fix else (None, None)
-    return (d.code, d.message, d.line, d.column, d.end_line, d.end_column, title, safety)
+    return (d.code, d.message, d.line, d.column, d.end_line, d.end_column, title, safety, d.no_fix_reason)
 
 
 def _from_plain(plain: PlainDiagnostic) -> Diagnostic:
-    code, message, line, column, end_line, end_column, title, safety = plain
+    code, message, line, column, end_line, end_column, title, safety, no_fix_reason = plain
     fix = Fix(title, FixSafety(safety), ()) if title is not None and safety is not None else None
-    return Diagnostic(code, message, line, column, end_line, end_column, fix)
+    return Diagnostic(code, message, line, column, end_line, end_column, fix, no_fix_reason)
 
 
 def _check_all(jobs: list[Pending], args: argparse.Namespace) -> list[FileReport]:
