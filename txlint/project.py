@@ -3,8 +3,10 @@
 Which tasks defer to on_commit by their class (pretix's
 `@app.task(base=TransactionAwareTask)`), so that `mail_send_task.apply_async()` in
 another module is not reported; which caches some module clears (`_cache.clear()`,
-`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them; and
-which functions dispatch a job through a chain of calls (TXL102). One read of each file,
+`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them;
+which attributes code sets on other objects (`item.has_variations = ...`), so that
+TXL302/TXL303 do not turn a prefetched cache into a `@property`; and which functions
+dispatch a job through a chain of calls (TXL102). One read of each file,
 and a parse only where a text prescan says the file can contribute.
 """
 
@@ -20,7 +22,7 @@ import libcst as cst
 
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.django import DjangoModule
-from txlint.django.caches import cleared_names
+from txlint.django.caches import assigned_attribute_names, cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
 from txlint.config import config_for_directory
 from txlint.django.model import ModuleModel, build_model
@@ -95,12 +97,14 @@ class ProjectFacts:
     atomic_requests: bool = False
     files: int = 0
     parsed: int = 0
+    assigned_attributes: frozenset[str] = frozenset()
 
     def applied_to(self, settings: Settings) -> Settings:
         return replace(
             settings,
             deferring_tasks=self.deferring_tasks,
             cleared_caches=self.cleared_caches,
+            assigned_attributes=self.assigned_attributes,
             dispatch_chains=self.dispatch_chains,
             atomic_requests=self.atomic_requests if settings.atomic_requests is None else settings.atomic_requests,
         )
@@ -118,6 +122,7 @@ def project_facts(root: str) -> ProjectFacts:
     records: list[SourceRecord] = []
     deferring: set[str] = set()
     cleared: set[str] = set()
+    assigned: set[str] = set()
     atomic_requests = False
     parsed = 0
     for path in discover([root], DEFAULT_EXCLUDES):
@@ -128,6 +133,7 @@ def project_facts(root: str) -> ProjectFacts:
             continue
         module_name, is_package = module_name_for(path)
         records.append(SourceRecord(path, source, module_name, is_package))
+        assigned.update(assigned_attribute_names(source))
         if "ATOMIC_REQUESTS" in source and is_settings_path(path):
             parsed += 1
             atomic_requests = atomic_requests or _turns_on_atomic_requests(source)
@@ -148,6 +154,7 @@ def project_facts(root: str) -> ProjectFacts:
         atomic_requests,
         len(records),
         parsed + index.parsed_files,
+        frozenset(assigned),
     )
 
 
