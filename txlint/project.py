@@ -3,8 +3,10 @@
 Which tasks defer to on_commit by their class (pretix's
 `@app.task(base=TransactionAwareTask)`), so that `mail_send_task.apply_async()` in
 another module is not reported; which caches some module clears (`_cache.clear()`,
-`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them; and
-which functions dispatch a job through a chain of calls (TXL102). One read of each file,
+`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them;
+which attributes code sets on other objects (`item.has_variations = ...`), so that
+TXL302/TXL303 do not turn a prefetched cache into a `@property`; and which functions
+dispatch a job through a chain of calls (TXL102). One read of each file,
 and a parse only where a text prescan says the file can contribute.
 """
 
@@ -21,7 +23,7 @@ import libcst as cst
 
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.django import DjangoModule
-from txlint.django.caches import cleared_names
+from txlint.django.caches import assigned_attribute_names, cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
 from txlint.config import config_for_directory
 from txlint.django.model import ModuleModel, build_model
@@ -94,6 +96,9 @@ def _clears_an_imported_name(source: str) -> bool:
     return False
 
 
+PlainFacts = tuple[list[str], list[str], dict[str, Chain], bool, list[str]]
+
+
 @dataclass(frozen=True)
 class ProjectFacts:
     deferring_tasks: frozenset[str] = frozenset()
@@ -104,26 +109,34 @@ class ProjectFacts:
     # Files read (not answered by the cache) and files parsed to build these facts.
     read: int = 0
     parsed: int = 0
+    assigned_attributes: frozenset[str] = frozenset()
 
-    def to_plain(self) -> tuple[list[str], list[str], dict[str, Chain], bool]:
-        return sorted(self.deferring_tasks), sorted(self.cleared_caches), dict(self.dispatch_chains), self.atomic_requests
+    def to_plain(self) -> PlainFacts:
+        return (
+            sorted(self.deferring_tasks), sorted(self.cleared_caches), dict(self.dispatch_chains),
+            self.atomic_requests, sorted(self.assigned_attributes),
+        )  # fmt: skip
 
     @classmethod
-    def from_plain(cls, plain: tuple[list[str], list[str], dict[str, Chain], bool]) -> ProjectFacts:
-        deferring, cleared, chains, atomic_requests = plain
-        return cls(frozenset(deferring), frozenset(cleared), {k: tuple(v) for k, v in chains.items()}, atomic_requests)
+    def from_plain(cls, plain: PlainFacts) -> ProjectFacts:
+        deferring, cleared, chains, atomic_requests, assigned = plain
+        return cls(
+            frozenset(deferring), frozenset(cleared), {k: tuple(v) for k, v in chains.items()}, atomic_requests,
+            assigned_attributes=frozenset(assigned),
+        )  # fmt: skip
 
     def applied_to(self, settings: Settings) -> Settings:
         return replace(
             settings,
             deferring_tasks=self.deferring_tasks,
             cleared_caches=self.cleared_caches,
+            assigned_attributes=self.assigned_attributes,
             dispatch_chains=self.dispatch_chains,
             atomic_requests=self.atomic_requests if settings.atomic_requests is None else settings.atomic_requests,
         )
 
 
-FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...]]
+FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -136,19 +149,24 @@ class FileFacts:
     atomic_requests: bool
     deferring_tasks: tuple[str, ...]
     cleared_caches: tuple[str, ...]
+    # Attributes the file sets on objects other than self (`item.has_variations = ...`).
+    assigned_attributes: tuple[str, ...]
 
     def to_plain(self) -> FileFactsPlain:
-        return (self.words, self.dispatch_shaped, self.atomic_requests, self.deferring_tasks, self.cleared_caches)
+        return (
+            self.words, self.dispatch_shaped, self.atomic_requests,
+            self.deferring_tasks, self.cleared_caches, self.assigned_attributes,
+        )  # fmt: skip
 
     @classmethod
     def from_plain(cls, plain: FileFactsPlain) -> FileFacts:
-        words, shaped, atomic_requests, deferring, cleared = plain
-        return cls(words, shaped, atomic_requests, tuple(deferring), tuple(cleared))
+        words, shaped, atomic_requests, deferring, cleared, assigned = plain
+        return cls(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), tuple(assigned))
 
 
 WORD = re.compile(r"\w+")
 # The facts of a file whose facts are being computed.
-NOT_YET_READ = FileFacts("", False, False, (), ())
+NOT_YET_READ = FileFacts("", False, False, (), (), ())
 
 
 def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
@@ -170,7 +188,8 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
             cleared = sorted(cleared_names(model))
     words = " ".join(sorted(set(WORD.findall(source))))
     shaped = bool(DISPATCH_SHAPE.search(source))
-    return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared)), parsed
+    assigned = tuple(sorted(assigned_attribute_names(source)))
+    return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned), parsed
 
 
 @dataclass
@@ -335,6 +354,7 @@ def _indexed_facts(
         len(files),
         store.reads,
         parsed + summariser.parsed,
+        frozenset(name for found in files for name in found.facts.assigned_attributes),
     )
 
 

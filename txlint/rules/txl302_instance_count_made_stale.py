@@ -59,10 +59,10 @@ class InstanceCountMadeStale(Rule):
     Unsafe: the fix returns the fresh value and drops the cache (`@cached_property`
     becomes `@property`, `@lru_cache` goes, a `hasattr`/`getattr`/`is None` caching body
     becomes `return <aggregate>`), so every access runs a query. The old
-    `cached_property` import may be left unused. No fix when the module fills the
-    cached attribute from outside the class (a prefetch: `obj.__dict__["x"] = ...`,
-    `obj._x = ...`), which a `@property` would ignore or refuse; a prefetch in another
-    module loses its effect. Bodies that do more than cache the value get no fix.
+    `cached_property` import may be left unused. No fix when code anywhere in the
+    project assigns the cached attribute on an instance from outside the class (a
+    prefetch: `obj.__dict__["x"] = ...`, `obj._x = ...`), which a `@property` would
+    ignore or refuse. Bodies that do more than cache the value get no fix.
 
     ## Options
     None.

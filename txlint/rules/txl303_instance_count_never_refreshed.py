@@ -56,11 +56,12 @@ class InstanceCountNeverRefreshed(Rule):
     ## Fix safety
     Unsafe: the fix returns the fresh value and drops the cache (`@cached_property`
     becomes `@property`; a `hasattr`/`getattr`/`is None` caching body becomes
-    `return <aggregate>`), so every access runs a query. No fix when the module fills
-    the cached attribute from outside the class (weblate's prefetch writing
-    `project.__dict__["has_alerts"]`, a queryset helper setting `_task_count_cache` from an
-    annotation), which a `@property` would ignore or refuse; a prefetch in another module
-    loses its effect. Bodies that do more than cache the value get no fix.
+    `return <aggregate>`), so every access runs a query. No fix when code anywhere in
+    the project assigns the cached attribute from outside the class (weblate's prefetch
+    writing `project.__dict__["has_alerts"]`, pretix's stats setting
+    `item.has_variations`, a queryset helper setting `_task_count_cache` from an
+    annotation), which a `@property` would ignore or refuse. Bodies that do more than
+    cache the value get no fix.
 
     ## Options
     Opt-in: on with `strict = true`, `--strict` or `--select TXL303`. Most instance
