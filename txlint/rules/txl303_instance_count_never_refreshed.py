@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from txlint.diagnostics import FixSafety
 from txlint.django import DjangoModule
 from txlint.django.caches import CacheKind, fresh_value_fix, instance_caches, may_hold_instance_cache, snippet
+from txlint.django.outline import Outline
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 
@@ -691,6 +693,9 @@ class InstanceCountNeverRefreshed(Rule):
 
     def could_match(self, source: str, settings: Settings) -> bool:
         return may_hold_instance_cache(source)
+
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        return outline.instance_cache_sites(with_writer=False)
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model
