@@ -395,7 +395,8 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
                     _write_atomically(path, result.source.encode(encoding), data)
             report.diagnostics = [d for d in report.diagnostics if not config.ignores(path, d.code)]
         else:
-            analysis = analyse(source, rules, source_file, settings, respect_noqa)
+            # SARIF carries each fix's result, and fixes apply to the whole module.
+            analysis = analyse(source, rules, source_file, settings, respect_noqa, full_positions=args.format == "sarif")
             report.diagnostics = [d for d in analysis.diagnostics if not config.ignores(path, d.code)]
             module = analysis.module
             if args.format == "sarif" and module is not None:

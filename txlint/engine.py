@@ -1,9 +1,13 @@
 """The one engine behind the CLI and the flake8 plugin.
 
-Per file: a text prescan asks each rule whether it could match at all; only then is
-the file parsed (once, by libcst), scanned once into a model, and handed to the rules.
-Positions, which cost more than the parse, are computed only for files with findings.
-The engine never touches the file system: it takes source text and returns data.
+Per file: a text prescan asks each rule whether it could match at all; then CPython's
+`ast` tree (five times cheaper than libcst's) is outlined and each rule names the sites
+where it could report. Only then is the code around the sites parsed by libcst (see
+txlint.pruning), scanned once into a model, and handed to the rules that have a site.
+Positions, which cost more than the parse, are computed only for findings. A file that
+CPython accepts but libcst cannot parse is reported (TXL000) only when a rule needs
+libcst's tree of it. The engine never touches the file system: it takes source text and
+returns data.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
 from txlint.diagnostics import Diagnostic, Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.model import build_model, code_fields
+from txlint.django.model import build_model
+from txlint.django.outline import Outline
 from txlint.noqa import NoqaFilter
+from txlint.positions import all_positions, positions_of
+from txlint.pruning import pruned_source
 from txlint.rule import Finding, Rule
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -27,6 +34,11 @@ LOG = logging.getLogger(__name__)
 
 PARSE_ERROR = "TXL000"
 MAX_FIX_ROUNDS = 10
+
+# The fast path: rules gated by their sites in the `ast` outline, code away from every
+# site not parsed, positions regenerated for the statements holding findings only.
+# Turned off only to check that it changes nothing (tests) and to measure it (bench).
+FAST_PATH = True
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class Analysis:
     """The result of linting one source: diagnostics, and the tree when one was parsed."""
 
     diagnostics: list[Diagnostic]
+    # Without `full_positions`, code away from every rule's sites is left out of it.
     module: cst.Module | None = None
     positions: dict[int, CodeRange] = field(default_factory=dict)
 
@@ -63,8 +76,9 @@ def analyse(
 ) -> Analysis:
     """Lint one source. With `respect_noqa`, `# noqa` comments silence findings as in flake8.
 
-    `full_positions` resolves the position of every node (fixes need them to tell
-    overlapping edits apart); otherwise only the statements holding findings are.
+    `full_positions` is for applying fixes: the whole module is parsed (not only the
+    functions that hold findings) and every node's position resolved (fixes need them
+    to tell overlapping edits apart); otherwise only the statements holding findings are.
     """
     analysis = _analyse(source, rules, source_file, settings, full_positions)
     if respect_noqa and analysis.diagnostics:
@@ -85,8 +99,17 @@ def _analyse(
     tree, syntax_error, refused = (source_file.tree, None, False) if source_file.tree else _python_parse(source)
     if refused and syntax_error is not None:
         return Analysis([syntax_error])
+    parsed = source
+    if FAST_PATH and tree is not None:
+        outline = Outline(tree, source, *_location(source_file), settings)
+        sites = {rule.code: rule.sites(outline) for rule in candidates}
+        candidates = [rule for rule in candidates if sites[rule.code]]
+        if not candidates:
+            return Analysis([])
+        if not full_positions:
+            parsed = pruned_source(outline, [site for rule in candidates for site in sites[rule.code]])
     try:
-        module = cst.parse_module(source)
+        module = cst.parse_module(parsed)
         model = build_model(module, source_file.path, source_file.module_name, source_file.is_package, settings)
     except cst.ParserSyntaxError as error:
         # CPython's message and position, where it has one, are the ones users know.
@@ -97,15 +120,19 @@ def _analyse(
     findings = [finding for rule in candidates for finding in rule.check(django)]
     if not findings:
         return Analysis([], module)
-    if full_positions or tree is None:
-        positions = _positions(module)
+    if full_positions or tree is None or not FAST_PATH:
+        positions = all_positions(module)
     else:
-        positions = _positions_of(module, tree, [finding.node for finding in findings])
+        positions = positions_of(module, tree, [finding.node for finding in findings])
     diagnostics = sorted(
         (_diagnostic(finding, positions) for finding in findings),
         key=lambda d: (d.line, d.column, d.code),
     )
     return Analysis(diagnostics, module, positions)
+
+
+def _location(source_file: SourceFile) -> tuple[str, str | None, bool]:
+    return source_file.path, source_file.module_name, source_file.is_package
 
 
 def lint_source(
@@ -226,68 +253,6 @@ def _compiles(source: str, path: str) -> bool:
         LOG.warning("%s: discarded a fix whose result does not compile: %s", path, error)
         return False
     return True
-
-
-def _positions_of(module: cst.Module, tree: ast.Module, nodes: list[cst.CSTNode]) -> dict[int, CodeRange]:
-    """Positions of the statements that hold `nodes`, without a pass over the whole module.
-
-    libcst's PositionProvider regenerates the code of the entire module, twice the
-    cost of parsing it. Instead each top-level statement holding a finding becomes a
-    module of its own, and its lines are shifted to where `ast` says it starts.
-    """
-    starts = _statement_starts(module, tree)
-    if starts is None:
-        return _positions(module)
-    wanted = {id(node) for node in nodes}
-    positions: dict[int, CodeRange] = {}
-    for statement, start in zip(module.body, starts):
-        if not wanted or not _holds_any(statement, wanted):
-            continue
-        single = MetadataWrapper(module.with_changes(body=[statement], header=[], footer=[]), unsafe_skip_copy=True)
-        local = single.resolve(PositionProvider)
-        shift = start - local[statement].start.line
-        for node, code_range in local.items():
-            positions[id(node)] = CodeRange(
-                CodePosition(code_range.start.line + shift, code_range.start.column),
-                CodePosition(code_range.end.line + shift, code_range.end.column),
-            )
-        wanted -= positions.keys()
-    return positions if not wanted else _positions(module)
-
-
-def _statement_starts(module: cst.Module, tree: ast.Module) -> list[int] | None:
-    """The line of each top-level statement's own position, from `ast`.
-
-    Both start a decorated definition at `def`/`class`, not at its decorators.
-    `a = 1; b = 2` is one statement line for libcst and two statements for `ast`.
-    """
-    starts, index = [], 0
-    for statement in module.body:
-        if index >= len(tree.body):
-            return None
-        starts.append(tree.body[index].lineno)
-        index += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
-    return starts if index == len(tree.body) else None
-
-
-def _holds_any(node: cst.CSTNode, wanted: set[int]) -> bool:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if id(current) in wanted:
-            return True
-        for name in code_fields(type(current)):
-            value = getattr(current, name)
-            if isinstance(value, cst.CSTNode):
-                stack.append(value)
-            elif isinstance(value, (list, tuple)):
-                stack.extend(item for item in value if isinstance(item, cst.CSTNode))
-    return False
-
-
-def _positions(module: cst.Module) -> dict[int, CodeRange]:
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    return {id(node): code_range for node, code_range in wrapper.resolve(PositionProvider).items()}
 
 
 def _diagnostic(finding: Finding, positions: dict[int, CodeRange]) -> Diagnostic:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import libcst as cst
 
 from txlint.diagnostics import Fix, FixSafety
 from txlint.django import DjangoModule
+from txlint.django.outline import Outline
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
 
@@ -73,6 +75,15 @@ class Rule:
     def could_match(self, source: str, settings: Settings) -> bool:
         """A cheap text test: False means the rule cannot report anything on `source`."""
         raise NotImplementedError
+
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        """Where, by the module's `ast` outline, the rule could report: nodes whose lines
+        hold every finding and everything the verdict reads outside them. Empty: it cannot.
+
+        The engine runs a rule only with a site, and parses only the code holding one;
+        so this must never miss a finding. The default is the whole module.
+        """
+        return [outline.tree]
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         raise NotImplementedError

@@ -41,20 +41,20 @@ class Settings:
         Under ATOMIC_REQUESTS a view opens one without naming it: its `request` is enough.
         """
         requests = ("request",) if self.atomic_requests else ()
-        return ("atomic", "RunPython", *requests, *_last_names(self.atomic_contexts))
+        return ("atomic", "RunPython", *requests, *last_names(self.atomic_contexts))
 
     def dispatch_tokens(self) -> tuple[str, ...]:
         """Text that must appear in a file for it to dispatch a job."""
         return (
             "delay", "apply_async", "send_task", "enqueue", "send", "async_task", "schedule", "huey",
-            *_last_names(self.dispatchers),
+            *last_names(self.dispatchers),
         )  # fmt: skip
 
 
 DEFAULT_SETTINGS = Settings()
 
 
-def _last_names(qualified_names: frozenset[str]) -> list[str]:
+def last_names(qualified_names: frozenset[str]) -> list[str]:
     return sorted(name.rsplit(".", 1)[-1] for name in qualified_names)
 
 

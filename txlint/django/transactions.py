@@ -209,7 +209,7 @@ class Transactions:
 
     def _run_python_targets(self) -> dict[str, cst.Call]:
         """Functions a migration runs with `RunPython` inside its transaction."""
-        if not _is_migration_path(self.model.path) or _migration_is_non_atomic(self.model):
+        if not is_migration_path(self.model.path) or _migration_is_non_atomic(self.model):
             return {}
         targets: dict[str, cst.Call] = {}
         for site in self.model.calls:
@@ -253,7 +253,7 @@ def _creates_savepoint(expr: cst.BaseExpression) -> bool:
     return not (savepoint is not None and isinstance(savepoint.value, cst.Name) and savepoint.value.value == "False")
 
 
-def _is_migration_path(path: str) -> bool:
+def is_migration_path(path: str) -> bool:
     parts = path.replace("\\", "/").split("/")
     return len(parts) >= 2 and parts[-2] == "migrations"
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import CallSite, callee_text
+from txlint.django.outline import Outline
 from txlint.django.transactions import Transaction
 from txlint.django.references import deferred_until_commit, why_not_deferred
 from txlint.rule import Finding, Invalid, Rule, Valid
@@ -1569,6 +1571,12 @@ class JobDispatchedInTransaction(Rule):
 
     def could_match(self, source: str, settings: Settings) -> bool:
         return contains_any(source, settings.atomic_tokens()) and contains_any(source, settings.dispatch_tokens())
+
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        calls = [
+            call for call, frame in outline.calls if outline.may_dispatch(call) and outline.may_be_in_transaction(frame)
+        ]
+        return [*calls, *outline.transaction_sources()] if calls else []
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model

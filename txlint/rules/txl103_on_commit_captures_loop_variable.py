@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
@@ -7,6 +8,7 @@ import libcst as cst
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import CallSite, Frame, FrameKind, FunctionInfo, parameter_names
+from txlint.django.outline import Outline
 from txlint.django.reads import names_read
 from txlint.django.names import keyword_argument, positional_arguments
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
@@ -920,6 +922,16 @@ class OnCommitCapturesLoopVariable(Rule):
     def could_match(self, source: str, settings: Settings) -> bool:
         return "on_commit" in source and ("for " in source or "while " in source)
 
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        calls = [
+            call
+            for call, frame in outline.calls
+            if outline.is_on_commit(call)
+            and frame.within(FrameKind.LOOP)
+            and isinstance(_outline_callback(call), (ast.Lambda, ast.Name))
+        ]
+        return [*calls, *outline.transaction_sources()] if calls else []
+
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         for site in django.model.calls:
             if not django.dispatches.is_on_commit(site.node):
@@ -973,6 +985,15 @@ def _callback(call: cst.Call) -> cst.BaseExpression | None:
         return keyword.value
     arguments = positional_arguments(call)
     return arguments[0].value if arguments else None
+
+
+def _outline_callback(call: ast.Call) -> ast.expr | None:
+    """`_callback` on the `ast` tree."""
+    for keyword in call.keywords:
+        if keyword.arg == "func":
+            return keyword.value
+    arguments = [arg for arg in call.args if not isinstance(arg, ast.Starred)]
+    return arguments[0] if arguments else None
 
 
 def _loops_outliving_callbacks(django: DjangoModule, site: CallSite) -> list[Frame]:

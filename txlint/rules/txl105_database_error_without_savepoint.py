@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
@@ -14,6 +15,7 @@ from txlint.django.orm import (
     caught_types,
     is_orm_write,
 )
+from txlint.django.outline import WRITE_METHODS, Outline
 from txlint.django.references import keyword, reference
 from txlint.django.transactions import Transaction
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
@@ -1185,6 +1187,25 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
 
     def could_match(self, source: str, settings: Settings) -> bool:
         return "except" in source and contains_any(source, settings.atomic_tokens())
+
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        writing = {
+            id(body)
+            for call, frame in outline.calls
+            if isinstance(call.func, ast.Attribute) and call.func.attr in WRITE_METHODS
+            for body in frame.within(FrameKind.TRY_BODY)
+        }
+        tries = [
+            site.node
+            for site in outline.tries
+            if id(site.body_frame) in writing
+            and any(
+                not frame.has_raise and outline.may_catch_database_errors(handler)
+                for handler, frame in zip(site.node.handlers, site.handler_frames)
+            )
+            and outline.may_be_in_transaction(site.frame)
+        ]
+        return [*tries, *outline.transaction_sources()] if tries else []
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model

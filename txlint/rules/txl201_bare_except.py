@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
@@ -8,6 +9,7 @@ import libcst as cst
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.exceptions import ends_with_bare_raise, narrowest_exceptions
+from txlint.django.outline import Outline
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 
@@ -641,6 +643,14 @@ class BareExcept(Rule):
 
     def could_match(self, source: str, settings: Settings) -> bool:
         return "except" in source and BARE_EXCEPT.search(source) is not None
+
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        return [
+            handler
+            for site in outline.tries
+            for handler in site.node.handlers
+            if handler.type is None and not any(isinstance(s, ast.Raise) and s.exc is None for s in handler.body)
+        ]
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
@@ -23,6 +24,7 @@ from txlint.django.logs import Loggers
 from txlint.django.imports import dotted_name
 from txlint.django.model import Frame, FrameKind, ModuleModel, TrySite
 from txlint.django.orm import is_orm_write
+from txlint.django.outline import Outline, ast_expression_call, is_ast_placeholder
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 
@@ -673,6 +675,14 @@ class SilencedException(Rule):
     def could_match(self, source: str, settings: Settings) -> bool:
         return "except" in source and SILENT_BROAD_HANDLER.search(source) is not None
 
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        return [
+            handler
+            for site in outline.tries
+            for handler, frame in zip(site.node.handlers, site.handler_frames)
+            if not frame.has_raise and outline.is_broad(handler) and all(map(_may_leave_no_trace, handler.body))
+        ]
+
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model
         loggers = Loggers.of(model)
@@ -745,6 +755,19 @@ CLEANUP = re.compile(
     r"(^|_)(close|closer|cleanup|clean_up|delete|remove|unlink|rmtree|rmdir|terminate|kill|shutdown|"
     r"disconnect|release|unregister|stop|quit|logout|flush|cancel|unlock|detach)($|_)"
 )
+
+
+def _may_leave_no_trace(statement: ast.stmt) -> bool:
+    """`_leaves_no_trace` on the `ast` tree: a placeholder, `continue`, `print(...)`, or a
+    call of a method that logs below WARNING."""
+    if is_ast_placeholder(statement) or isinstance(statement, ast.Continue):
+        return True
+    call = ast_expression_call(statement)
+    if call is None:
+        return False
+    if isinstance(call.func, ast.Name):
+        return call.func.id == "print"
+    return isinstance(call.func, ast.Attribute) and call.func.attr in ("debug", "info", "log")
 
 
 def _is_management_command(model: ModuleModel) -> bool:

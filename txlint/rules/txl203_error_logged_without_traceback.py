@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
@@ -9,6 +10,7 @@ from txlint.django import DjangoModule
 from txlint.django.exceptions import BROAD_BOUND_HANDLER, bound_name, is_broad, uses_name
 from txlint.django.logs import LogCall, Loggers
 from txlint.django.model import FrameKind
+from txlint.django.outline import Outline, OutlineFrame, names_in
 from txlint.django.references import keyword
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
@@ -636,6 +638,19 @@ class ErrorLoggedWithoutTraceback(Rule):
             return False
         return "except" in source and BROAD_BOUND_HANDLER.search(source) is not None
 
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        found: list[ast.AST] = []
+        for call, frame in outline.calls:
+            if not (isinstance(call.func, ast.Attribute) and call.func.attr in ERROR_METHODS):
+                continue
+            handlers = frame.within(FrameKind.HANDLER)
+            if not handlers:
+                continue
+            used = names_in([*call.args, *call.keywords])
+            if any(_may_report(outline, frame, used) for frame in handlers):
+                found.append(call)
+        return found
+
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model
         loggers = Loggers.of(model)
@@ -664,6 +679,13 @@ class ErrorLoggedWithoutTraceback(Rule):
                 f"`{receiver}()` logs `{name}` without its traceback; use `{_fixed_text(model.short(site.node.func), log)}`",
                 Fix(self.fix_title or "", FixSafety.SAFE, (NodeEdit(site.node, _with_traceback(log)),)),
             )
+
+
+def _may_report(outline: Outline, frame: OutlineFrame, used: set[str]) -> bool:
+    """A broad handler that binds a name the log call reads, and raises nothing."""
+    handler = frame.node
+    assert isinstance(handler, ast.ExceptHandler)
+    return handler.name in used and not frame.has_raise and outline.is_broad(handler)
 
 
 def _fixed_text(func: str, log: LogCall) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
@@ -15,9 +16,10 @@ from txlint.django.exceptions import (
     is_placeholder,
     statements,
 )
-from txlint.django.logs import Loggers
+from txlint.django.logs import LEVELS, Loggers
 from txlint.django.model import Frame, FrameKind
 from txlint.django.orm import is_orm_write
+from txlint.django.outline import WRITE_METHODS, Outline, ast_expression_call, is_ast_placeholder
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 
@@ -696,6 +698,23 @@ class FailureLoggedNotPropagated(Rule):
     def could_match(self, source: str, settings: Settings) -> bool:
         return "except" in source and BROAD_CLAUSE.search(source) is not None
 
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        effects = {
+            id(body)
+            for call, frame in outline.calls
+            for body in frame.within(FrameKind.TRY_BODY)
+            if (isinstance(call.func, ast.Attribute) and call.func.attr in WRITE_METHODS) or outline.may_dispatch(call)
+        }
+        return [
+            site.node
+            for site in outline.tries
+            if id(site.body_frame) in effects
+            and any(
+                not frame.has_raise and outline.is_broad(handler) and _may_only_log(handler.body)
+                for handler, frame in zip(site.node.handlers, site.handler_frames)
+            )
+        ]
+
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model
         loggers = Loggers.of(model)
@@ -753,3 +772,18 @@ class FailureLoggedNotPropagated(Rule):
                 return False
             logged = True
         return logged
+
+
+def _may_only_log(body: list[ast.stmt]) -> bool:
+    """`_only_logs` on the `ast` tree: placeholders and flow aside, only calls of logging methods."""
+    logged = False
+    for statement in body:
+        if is_ast_placeholder(statement) or isinstance(statement, (ast.Continue, ast.Break)):
+            continue
+        if isinstance(statement, ast.Return) and statement.value is None:
+            continue
+        call = ast_expression_call(statement)
+        if call is None or not (isinstance(call.func, ast.Attribute) and (call.func.attr in LEVELS or call.func.attr == "log")):
+            return False
+        logged = True
+    return logged

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
@@ -16,6 +17,7 @@ from txlint.django.caches import (
     may_hold_process_cache,
     snippet,
 )
+from txlint.django.outline import Outline
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings, contains_any
 
@@ -597,6 +599,9 @@ class ProcessCacheNeverCleared(Rule):
 
     def could_match(self, source: str, settings: Settings) -> bool:
         return contains_any(source, QUERY_TOKENS) and may_hold_process_cache(source)
+
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        return outline.process_cache_sites()
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model

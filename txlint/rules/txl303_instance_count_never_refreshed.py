@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from txlint.diagnostics import FixSafety
@@ -12,6 +13,7 @@ from txlint.django.caches import (
     snippet,
     why_no_fresh_value_fix,
 )
+from txlint.django.outline import Outline
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 
@@ -729,6 +731,9 @@ class InstanceCountNeverRefreshed(Rule):
 
     def could_match(self, source: str, settings: Settings) -> bool:
         return may_hold_instance_cache(source)
+
+    def sites(self, outline: Outline) -> list[ast.AST]:
+        return outline.instance_cache_sites(with_writer=False)
 
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         model = django.model

@@ -1,0 +1,239 @@
+"""The fast path (rules gated by their `ast` sites, unneeded function bodies not parsed)
+changes nothing: every rule case and every fixture gives the same diagnostics, fixes
+and output with it on and off."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from txlint import cli, engine
+from txlint.django.outline import Outline
+from txlint.engine import SourceFile, fix_source, lint_source
+from txlint.pruning import pruned_source
+from txlint.registry import all_rules
+from txlint.rule import dedent
+from txlint.settings import DEFAULT_SETTINGS
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CASES = [
+    pytest.param(rule, case, id=f"{rule.code}-{case.name}")
+    for rule in all_rules()
+    for case in (*rule.valid, *rule.invalid)
+]
+
+
+def both_ways(monkeypatch, run):
+    monkeypatch.setattr(engine, "FAST_PATH", False)
+    exact = run()
+    monkeypatch.setattr(engine, "FAST_PATH", True)
+    return exact, run()
+
+
+def described(diagnostics):
+    return [
+        (d.code, d.message, d.line, d.column, d.end_line, d.end_column, d.fix and (d.fix.title, d.fix.safety))
+        for d in diagnostics
+    ]
+
+
+@pytest.mark.parametrize(("rule", "case"), CASES)
+def test_rule_case_reports_the_same_with_and_without_the_fast_path(monkeypatch, rule, case) -> None:
+    code = dedent(case.code)
+    for rules in ([rule()], [every() for every in all_rules()]):
+        exact, fast = both_ways(monkeypatch, lambda: described(lint_source(code, rules, SourceFile(case.path), case.settings)))
+        assert fast == exact
+
+
+@pytest.mark.parametrize(("rule", "case"), CASES)
+def test_rule_case_fixes_the_same_with_and_without_the_fast_path(monkeypatch, rule, case) -> None:
+    code = dedent(case.code)
+    rules = [every() for every in all_rules()]
+    exact, fast = both_ways(monkeypatch, lambda: fix_source(code, rules, SourceFile(case.path), case.settings, unsafe=True))
+    assert (fast.source, fast.applied, described(fast.remaining)) == (exact.source, exact.applied, described(exact.remaining))
+
+
+@pytest.mark.parametrize("output", ["text", "json", "sarif"])
+def test_fixtures_report_the_same_with_and_without_the_fast_path(monkeypatch, capsys, output) -> None:
+    def run():
+        cli.main([str(FIXTURES), "--strict", "--format", output])
+        return capsys.readouterr().out
+
+    exact, fast = both_ways(monkeypatch, run)
+    assert fast == exact
+    assert exact.strip()
+
+
+def test_fixtures_fix_the_same_with_and_without_the_fast_path(monkeypatch, capsys) -> None:
+    def run():
+        cli.main([str(FIXTURES), "--strict", "--diff", "--unsafe-fixes"])
+        return capsys.readouterr().out
+
+    exact, fast = both_ways(monkeypatch, run)
+    assert fast == exact
+    assert exact.strip()
+
+
+def pruned(code: str, keep: str | None = None) -> str:
+    """The code with every function body dropped but the one of function `keep`."""
+    source = dedent(code)
+    outline = Outline(ast.parse(source), source, "app/views.py", "app.views", False, DEFAULT_SETTINGS)
+    sites = [info.node for info in outline.functions if info.node.name == keep]
+    return pruned_source(outline, sites)
+
+
+def test_pruning_keeps_every_line_in_place() -> None:
+    code = """
+    import logging
+
+    class Order:
+        status = "new"
+
+        def pay(self):
+            self.status = "paid"
+            self.save()
+
+        def ship(self):
+            for line in self.lines:
+                line.ship()
+    """
+    assert pruned(code, keep="ship") == dedent(
+        """
+    import logging
+
+    class Order:
+        status = "new"
+
+        def pay(self):
+            pass
+
+
+        def ship(self):
+            for line in self.lines:
+                line.ship()
+    """
+    )
+
+
+def test_pruning_keeps_imports_of_dropped_bodies() -> None:
+    code = """
+    def pay(order):
+        if order.total:
+            from django.db import transaction as tx
+        from .tasks import (
+            send_receipt,
+        )
+        send_receipt.delay(order.pk)
+    """
+    assert pruned(code) == "def pay(order):\n    pass\n    from django.db import transaction as tx\n" \
+        "    from .tasks import (\n        send_receipt,\n    )\n\n"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def one_liner(): return 1\n",
+        "def continued(): \\\n    return 1\n",
+        "def first_import():\n    import os; x = os.sep\n    return x\n",
+        "def shared():\n    x = 1\n    import os; import sys\n",
+        "class A:\n\tdef tabs(self):\n\t\treturn 'é'; import os\n",
+        "def crlf():\r\n    x = 1\r\n    return x\r\n",
+        "async def coroutine():\n    async with lock:\n        await go()\n",
+    ],
+)
+def test_pruned_code_compiles_with_the_same_lines(code: str) -> None:
+    result = pruned(code)
+    compile(result, "<pruned>", "exec")
+    assert result.count("\n") == code.count("\n")
+    assert [line for line in result.splitlines() if "def " in line] == [line for line in code.splitlines() if "def " in line]
+
+
+def test_a_site_on_the_module_keeps_everything() -> None:
+    source = "def f():\n    return 1\n"
+    outline = Outline(ast.parse(source), source, "m.py", "m", False, DEFAULT_SETTINGS)
+    assert pruned_source(outline, [outline.tree]) == source
+
+
+TRICKY = '''\
+import os  # the header comment
+x = 1; y = [
+    f(a) for a in range(3)
+]
+
+
+@decorator
+@other(
+    1)
+def decorated(a, b=lambda: g()):
+    """Docstring."""
+    if a: h(a); i(b)
+    elif b:
+        try:
+            j()
+        except (KeyError, ValueError) as error:  # comment
+            k(error)
+        except:
+            pass
+        else:
+            m()
+        finally:
+            n()
+    else:
+        for item in a:
+            while item:
+                with open(item) as handle, ctx():
+                    o(handle)
+            else:
+                p()
+        else:
+            q()
+    match a:
+        case [first, *rest]:
+            r(first)
+        case _:
+            s()
+
+
+class Outer:
+\tclass Inner:
+\t\tdef method(self):  # é
+\t\t\treturn t("é", u=(v
+\t\t\t\t))
+
+\tasync def coroutine(self):
+\t\tasync with lock:
+\t\t\tawait w()
+\t\tasync for chunk in stream:
+\t\t\tyield chunk
+'''
+
+
+@pytest.mark.parametrize("source", [TRICKY, TRICKY.replace("\n", "\r\n")], ids=["lf", "crlf"])
+def test_positions_of_each_node_match_the_whole_module(source: str) -> None:
+    from txlint.positions import all_positions, positions_of
+
+    import libcst as cst
+
+    module = cst.parse_module(source)
+    everything = all_positions(module)
+    kinds = (cst.Call, cst.ExceptHandler, cst.BaseStatement, cst.Lambda, cst.Name)
+    nodes = [node for node in _walk(module) if isinstance(node, kinds)]
+    assert len(nodes) > 80
+    tree = ast.parse(source)
+    for node in nodes:
+        assert positions_of(module, tree, [node]) == {id(node): everything[id(node)]}
+    together = positions_of(module, tree, nodes)
+    assert together == {id(node): everything[id(node)] for node in nodes}
+
+
+def _walk(node):
+    from txlint.django.model import code_fields
+
+    yield node
+    for name in code_fields(type(node)):
+        value = getattr(node, name)
+        for child in value if isinstance(value, (list, tuple)) else (value,):
+            if hasattr(child, "children"):
+                yield from _walk(child)

@@ -1,0 +1,150 @@
+"""Parse less: the source with the code that no rule needs blanked out.
+
+The rules' sites (see `Rule.sites`) name the code that holds their findings and what
+their verdicts read elsewhere. Two kinds of code away from every site are dropped:
+- the body of an outermost function (a module-level function or a method, with
+  everything nested in it) becomes `pass`. Its imports stay in place (re-indented to the
+  body's level): the ImportTable is module-wide, so they can change how names resolve
+  anywhere in the module;
+- the value of a multi-line assignment or expression at module or class level (model
+  and form fields, settings dicts) becomes `...`; its targets stay bound. Values the
+  model reads there whatever the rules are kept: loggers, `RunPython`, `connect` and
+  clearing calls, `:=`.
+Dropped lines are padded blank, so every kept line stays at its number and column:
+libcst then parses and positions only what matters, and positions need no mapping back.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from itertools import accumulate
+
+from txlint.django.caches import CLEARING_METHODS
+from txlint.django.logs import COMMON_LOGGER_NAMES, DERIVED_LOGGERS, LOGGER_FACTORIES
+from txlint.django.outline import Function, Outline, char_column, dotted_name
+
+INDENT = " \t\f"
+# Names in a module- or class-level value that the model reads (see the module docstring).
+READ_NAMES = frozenset(
+    {"RunPython", "connect", *CLEARING_METHODS, *DERIVED_LOGGERS, *(name.rsplit(".", 1)[-1] for name in LOGGER_FACTORIES)}
+)
+# What may follow a dropped value on its last line: closing brackets and a comment.
+CLOSING = re.compile(r"[\s)\]}]*(#.*)?[\r\n]*")
+
+
+def pruned_source(outline: Outline, sites: Iterable[ast.AST]) -> str:
+    """`outline.source` with the bodies of the outermost functions no site touches dropped."""
+    spans = sorted(_span(site) for site in sites)
+    if (0, 0) in spans:
+        return outline.source
+    starts = [start for start, _ in spans]
+    reach = list(accumulate((end for _, end in spans), max))
+    imports: dict[int, list[ast.Import | ast.ImportFrom]] = {}
+    for unit, node in outline.unit_imports:
+        imports.setdefault(id(unit), []).append(node)
+
+    def away(node: ast.stmt) -> bool:
+        """No site within the node's lines."""
+        index = bisect_right(starts, node.end_lineno or node.lineno)
+        return not index or reach[index - 1] < node.lineno
+
+    lines = outline.lines
+    pruned = list(lines)
+
+    for unit in outline.units:
+        rows = _blank_body(unit, lines, imports.get(id(unit), [])) if away(unit) else None
+        if rows is not None:
+            first = unit.body[0].lineno
+            pruned[first - 1 : first - 1 + len(rows)] = rows
+    loggers = COMMON_LOGGER_NAMES | {name.rsplit(".", 1)[-1] for name in outline.settings.logger_names}
+    for statement in _outside_functions(outline.tree.body):
+        value = _droppable_value(statement, loggers)
+        rows = _dropped_value(value, lines) if value is not None and away(statement) else None
+        if value is not None and rows is not None:
+            pruned[value.lineno - 1 : value.lineno - 1 + len(rows)] = rows
+    return "".join(pruned)
+
+
+def _span(site: ast.AST) -> tuple[int, int]:
+    """The lines of a site; (0, 0) for the whole module."""
+    if isinstance(site, (ast.stmt, ast.expr, ast.excepthandler)):
+        return site.lineno, site.end_lineno or site.lineno
+    return 0, 0
+
+
+def _blank_body(unit: Function, lines: list[str], imports: list[ast.Import | ast.ImportFrom]) -> list[str] | None:
+    """The body's lines as `pass` and its imports, blank elsewhere; None to keep it whole
+    (a body that starts on the line of its `def`, imports sharing a line)."""
+    first, last = unit.body[0].lineno, unit.end_lineno or unit.lineno
+    head = lines[first - 1]
+    if head[: char_column(head, unit.body[0].col_offset)].strip(INDENT):
+        return None
+    indent = head[: len(head) - len(head.lstrip(INDENT))]
+    rows: list[str | None] = [None] * (last - first + 1)
+    for node in imports:
+        start, end = node.lineno, node.end_lineno or node.lineno
+        if any(rows[row - first] is not None for row in range(start, end + 1)):
+            return None
+        opening, closing = lines[start - 1], lines[end - 1]
+        begin, finish = char_column(opening, node.col_offset), char_column(closing, node.end_col_offset or 0)
+        if start == end:
+            rows[start - first] = indent + opening[begin:finish] + _ending(opening)
+            continue
+        rows[start - first] = indent + opening[begin:]
+        for row in range(start + 1, end):
+            rows[row - first] = lines[row - 1]
+        rows[end - first] = closing[:finish] + _ending(closing)
+    if rows[0] is None:
+        rows[0] = indent + "pass" + _ending(head)
+    return [row if row is not None else _ending(lines[number - 1]) for number, row in enumerate(rows, start=first)]
+
+
+def _ending(line: str) -> str:
+    return line[len(line.rstrip("\r\n")) :]
+
+
+def _outside_functions(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements of the module and of its classes (and theirs), not in functions."""
+    for statement in body:
+        if isinstance(statement, ast.ClassDef):
+            yield from _outside_functions(statement.body)
+        else:
+            yield statement
+
+
+def _droppable_value(statement: ast.stmt, loggers: frozenset[str]) -> ast.expr | None:
+    """The multi-line value of an assignment or expression statement that nothing reads."""
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
+        targets = [statement.target]
+    elif isinstance(statement, ast.Expr):
+        targets = []
+    else:
+        return None
+    value = statement.value
+    if value is None or value.lineno == value.end_lineno or dotted_name(value) is not None:
+        return None
+    if any(isinstance(target, ast.Name) and target.id in loggers for target in targets):
+        return None
+    for node in ast.walk(value):
+        if isinstance(node, ast.NamedExpr):
+            return None
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        if name is not None and (name in READ_NAMES or name in loggers or name == "logging"):
+            return None
+    return value
+
+
+def _dropped_value(value: ast.expr, lines: list[str]) -> list[str] | None:
+    """The value's lines as `...` and blanks; None where something else shares its last line."""
+    first, last = value.lineno, value.end_lineno or value.lineno
+    opening, closing = lines[first - 1], lines[last - 1]
+    rest = closing[char_column(closing, value.end_col_offset or 0) :]
+    if not CLOSING.fullmatch(rest):
+        return None
+    head = opening[: char_column(opening, value.col_offset)] + "..." + _ending(opening)
+    return [head, *(_ending(line) for line in lines[first : last - 1]), rest]
