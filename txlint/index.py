@@ -12,11 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import libcst as cst
-
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.summary import Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
+from txlint.parsing import parse_module
 from txlint.settings import Settings, contains_any
 
 
@@ -73,10 +72,12 @@ class SourceRecord:
 
 
 def summarise_source(record: SourceRecord, settings: Settings) -> dict[str, FunctionSummary]:
+    module = parse_module(record.source)
+    if module is None:
+        return {}
     try:
-        module = cst.parse_module(record.source)
         model = build_model(module, record.path, record.module_name, record.is_package, settings)
-    except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
+    except (RecursionError, MemoryError, ValueError):
         return {}
     return summarise(DjangoModule(model))
 

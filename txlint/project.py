@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-import libcst as cst
-
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.django import DjangoModule
 from txlint.django.caches import cleared_names
@@ -27,6 +25,7 @@ from txlint.django.model import ModuleModel, build_model
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain
 from txlint.index import SourceRecord, build_index
+from txlint.parsing import parse_module
 from txlint.paths import module_name_for
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -152,16 +151,16 @@ def project_facts(root: str) -> ProjectFacts:
 
 
 def _turns_on_atomic_requests(source: str) -> bool:
-    try:
-        return turns_on_atomic_requests(cst.parse_module(source))
-    except (cst.ParserSyntaxError, RecursionError, ValueError):
-        return False
+    module = parse_module(source)
+    return module is not None and turns_on_atomic_requests(module)
 
 
 def _model(source: str, path: str) -> ModuleModel | None:
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError, ValueError):
+    module = parse_module(source)
+    if module is None:
         return None
     module_name, is_package = module_name_for(path)
-    return build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)
+    try:
+        return build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)
+    except (RecursionError, MemoryError, ValueError):
+        return None
