@@ -28,7 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TXLINT = [sys.executable, "-m", "txlint.cli", "--strict"]
+# Without the cache, so that the second fix run really checks every file again.
+TXLINT = [sys.executable, "-m", "txlint.cli", "--strict", "--no-cache"]
 TIME_LIMIT = 1800
 
 

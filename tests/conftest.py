@@ -30,3 +30,11 @@ def place_order(order):
         order.save()
         send_receipt.delay(order.pk)
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """In-process runs share one cache of their own, never the checkout's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TXLINT_CACHE_DIR", str(tmp_path_factory.mktemp("txlint-cache")))
+        yield

@@ -79,3 +79,46 @@ def test_cache_cleared_nowhere_is_reported_at_the_fill_and_the_def(write, capsys
     assert cli.main([str(root / "shop/lookups.py"), "--select", "TXL301"]) == 1
     lines = [line.split(":")[1] for line in capsys.readouterr().out.splitlines() if "TXL301" in line]
     assert lines == ["10", "15"]
+
+
+ITEMS = """
+from django.db import models
+from django.utils.functional import cached_property
+
+
+class Item(models.Model):
+    name = models.CharField(max_length=100)
+
+    @cached_property
+    def has_variations(self):
+        return self.variations.exists()
+"""
+
+STATS = """
+def order_overview(items):
+    for item in items:
+        item.all_variations = list(item.variations.all())
+        item.has_variations = len(item.all_variations) > 0
+    return items
+"""
+
+
+def test_attributes_assigned_on_other_objects_are_found_across_the_project(write) -> None:
+    root = write({"pyproject.toml": "", "shop/__init__.py": "", "shop/models.py": ITEMS, "shop/stats.py": STATS})
+    assigned = project_facts(str(root)).assigned_attributes
+    assert {"all_variations", "has_variations"} <= assigned and "name" not in assigned
+
+
+def test_cached_property_assigned_in_another_module_keeps_its_cache(write, capsys) -> None:
+    # pretix's stats service sets `item.has_variations`: a `@property` would refuse it.
+    root = write({"pyproject.toml": "", "shop/__init__.py": "", "shop/models.py": ITEMS, "shop/stats.py": STATS})
+    models = root / "shop/models.py"
+    assert cli.main([str(models), "--select", "TXL303", "--fix", "--unsafe-fixes"]) == 1
+    assert "1 `has_variations` is assigned from outside the class" in capsys.readouterr().err
+    assert "@cached_property" in models.read_text()
+
+
+def test_cached_property_assigned_nowhere_becomes_a_property(write, capsys) -> None:
+    root = write({"pyproject.toml": "", "shop/__init__.py": "", "shop/models.py": ITEMS})
+    assert cli.main([str(root / "shop/models.py"), "--select", "TXL303", "--fix", "--unsafe-fixes"]) == 0
+    assert "    @property\n    def has_variations" in (root / "shop/models.py").read_text()

@@ -130,6 +130,30 @@ def test_unsafe_fix_needs_the_flag(write, capsys) -> None:
     assert run([str(root), "--fix", "--unsafe-fixes"], capsys)[0] == 0
 
 
+def test_fix_summary_counts_what_remains_by_reason(write, capsys) -> None:
+    source = """
+    from django.db import IntegrityError, transaction
+    from .tasks import convert_pdf
+
+
+    @transaction.atomic
+    def import_rows(rows):
+        job = convert_pdf.delay(rows[0].pk)
+        for row in rows:
+            try:
+                row.save()
+            except IntegrityError:
+                pass
+        return job
+    """
+    broken = "from django.db import transaction\nwith transaction.atomic(:\n    task.delay()\n"
+    root = write({"app/importer.py": source, "app/broken.py": broken})
+    err = run([str(root), "--fix"], capsys)[2]
+    assert (
+        "3 remaining (2 without an applicable fix: 1 file not parsed, 1 the call's result is used; 1 need --unsafe-fixes)"
+    ) in err
+
+
 def test_syntax_error_is_reported_and_run_continues(write, capsys) -> None:
     bad = "from django.db import transaction\ndef f(:\n    with transaction.atomic():\n        task.delay()\n"
     root = write({"a_bad.py": bad, "b_good.py": DISPATCH_IN_ATOMIC})

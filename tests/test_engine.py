@@ -5,6 +5,7 @@ import libcst as cst
 from txlint import default_rules
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, fix_source, lint_source
+from txlint.registry import selected_rules
 from txlint.rule import Rule
 from tests.conftest import DISPATCH_IN_ATOMIC
 
@@ -154,3 +155,23 @@ def test_positions_after_decorators_semicolons_and_comments() -> None:
     )
     [diagnostic] = lint_source(source, default_rules())
     assert (diagnostic.line, diagnostic.column) == (10, 4)
+
+
+def test_fix_that_removes_another_findings_reason_wins_the_round() -> None:
+    # Deferring the dispatch leaves the handler nothing to propagate: no `raise` is added.
+    source = (
+        "import logging\n\nfrom django.db import transaction\n\nfrom .tasks import convert_pdf\n\n"
+        "logger = logging.getLogger(__name__)\n\n\n"
+        "def upload(instance):\n"
+        "    with transaction.atomic():\n"
+        "        instance.save()\n"
+        "        try:\n"
+        "            convert_pdf.delay(instance.id)\n"
+        "        except Exception:\n"
+        "            logger.warning(\"conversion not queued\", exc_info=True)\n"
+    )
+    rules = [rule() for rule in selected_rules(strict=True)]
+    result = fix_source(source, rules, SourceFile("app/uploads.py", "app.uploads"), unsafe=True)
+    assert "transaction.on_commit(partial(convert_pdf.delay, instance.id))" in result.source
+    assert "raise" not in result.source
+    assert (result.applied, result.remaining) == (1, [])

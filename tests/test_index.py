@@ -132,3 +132,48 @@ def test_receivers_connected_by_call_and_deferring_receivers(write, capsys) -> N
     safe = {f"safe/{name}": text for name, text in files.items()}
     other = write({**safe, "safe/shop/receivers.py": deferring, "safe/shop/services.py": SERVICES})
     assert cli.main([str(other / "safe" / "shop" / "services.py")]) == 0
+
+
+INTAKE = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "intake"
+
+
+def test_intake_chains_name_every_link_across_modules(capsys) -> None:
+    cli.main([str(INTAKE), "--no-cache"])
+    messages = {
+        (Path(path).name, int(number)): rest.split(" dispatches a job (", 1)[1].split(") inside", 1)[0]
+        for path, number, _, rest in (line.split(":", 3) for line in capsys.readouterr().out.splitlines())
+    }
+    enqueue = "start_job -> django_rq.get_queue(...).enqueue"
+    assert messages == {
+        # through `import intake.queueing as queueing` in pdf.py
+        ("uploads.py", 19): f"create_file_upload -> process_pdf_if_needed -> {enqueue}",
+        # through the package's re-export: `from intake import start_job`
+        ("uploads.py", 21): enqueue,
+        ("views.py", 18): f"create_file_upload -> process_pdf_if_needed -> {enqueue}",
+        # a nested function is a link of its own
+        ("views.py", 45): f"kick_off -> import_file -> create_file_upload -> process_pdf_if_needed -> {enqueue}",
+        ("services.py", 15): f"ProjectImporter.schedule -> {enqueue}",
+        # an import cycle with mutual recursion: tree_a.walk -> tree_b.visit -> tree_a.walk ...
+        ("tree_a.py", 20): f"walk -> visit -> {enqueue}",
+    }
+
+
+def test_intake_index_knows_the_safe_wrapper_and_the_src_layout() -> None:
+    facts = project_facts(str(INTAKE))
+    assert "intake.queueing.start_job" in facts.dispatch_chains
+    assert "intake.queueing.start_job_on_commit" not in facts.dispatch_chains
+    assert "intake.views.reimport.<locals>.kick_off" in facts.dispatch_chains
+    assert "intake.tree_a.depth" not in facts.dispatch_chains  # recursion without a dispatch
+
+
+def test_intake_fixed_by_txlint_reports_nothing_more(tmp_path: Path, capsys) -> None:
+    copy = tmp_path / "intake"
+    shutil.copytree(INTAKE, copy)
+    cli.main([str(copy), "--no-cache", "--fix", "--unsafe-fixes"])
+    capsys.readouterr()
+    cli.main([str(copy), "--no-cache", "--select", "TXL102"])
+    lines = capsys.readouterr().out.splitlines()
+    remaining = {(Path(line.split(":")[0]).name, line.split(": ", 1)[1].split()[1]) for line in lines}
+    # `upload = create_file_upload(...)`: the result is used, so the call cannot wait for the commit
+    assert remaining == {("uploads.py", "`create_file_upload()`"), ("views.py", "`create_file_upload()`")}
+    assert "transaction.on_commit(kick_off)" in (copy / "src" / "intake" / "views.py").read_text()

@@ -63,6 +63,12 @@ def test_invalid_case_fix_matches_declared_output(rule, case: Invalid) -> None:
     assert again.source == fixed and again.applied == 0
 
 
+@pytest.mark.parametrize(("rule", "case"), [p for p in INVALID if p.values[1].fixed is None])
+def test_invalid_case_without_a_fix_says_why(rule, case: Invalid) -> None:
+    diagnostics = lint_source(dedent(case.code), [rule()], SourceFile(case.path), case.settings)
+    assert all(d.fix is None and d.no_fix_reason for d in diagnostics), diagnostics
+
+
 def test_every_rule_has_enough_cases() -> None:
     for rule in all_rules():
         minimum = 12 if rule.code == "TXL101" else 8

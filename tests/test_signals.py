@@ -36,26 +36,26 @@ def versions(tmp_path_factory) -> tuple[dict[str, bytes], dict[str, bytes]]:
     for index in range(FILES):
         (root / f"orders_{index:02}.py").write_text(module(30))
     originals = {path.name: path.read_bytes() for path in root.iterdir()}
-    assert cli.main([str(root), "--fix"]) == 0
+    assert cli.main([str(root), "--fix", "--no-cache"]) == 0
     fixed = {path.name: path.read_bytes() for path in root.iterdir()}
     assert all(fixed[name] != originals[name] for name in originals)
     return originals, fixed
 
 
-def interrupt_fix(tmp_path: Path, originals: dict[str, bytes], signum: int, group: bool, seed: int) -> int:
+def interrupt_fix(tree: Path, originals: dict[str, bytes], signum: int, group: bool, options: list[str]) -> int:
     for name, data in originals.items():
-        (tmp_path / name).write_bytes(data)
+        (tree / name).write_bytes(data)
     process = subprocess.Popen(
-        [sys.executable, "-m", "txlint.cli", "--fix", str(tmp_path)],
+        [sys.executable, "-m", "txlint.cli", "--fix", *options, str(tree)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
     deadline = time.monotonic() + 300
-    while not any((tmp_path / name).read_bytes() != data for name, data in originals.items()):
+    while not any((tree / name).read_bytes() != data for name, data in originals.items()):
         assert process.poll() is None and time.monotonic() < deadline, "no file was fixed"
         time.sleep(0.005)
-    time.sleep(random.Random(seed).uniform(0, 0.5))
+    time.sleep(random.Random(signum * 10 + group).uniform(0, 0.5))
     if group:  # as Ctrl-C in a terminal: the whole process group
         os.killpg(process.pid, signum)
     else:
@@ -66,15 +66,18 @@ def interrupt_fix(tmp_path: Path, originals: dict[str, bytes], signum: int, grou
 
 
 @pytest.mark.parametrize(
-    ("signum", "group"),
-    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGTERM, True)],
-    ids=["sigint", "sigint-group", "sigterm", "sigterm-group"],
+    ("signum", "group", "jobs"),
+    [(signal.SIGINT, False, "1"), (signal.SIGINT, True, "2"), (signal.SIGTERM, False, "2"), (signal.SIGTERM, True, "1")],
+    ids=["sigint", "sigint-group-pool", "sigterm-pool", "sigterm-group"],
 )
-def test_interrupted_fix_leaves_every_file_old_or_new(tmp_path, versions, signum, group) -> None:
+def test_interrupted_fix_leaves_every_file_old_or_new(tmp_path, versions, signum, group, jobs) -> None:
     originals, fixed = versions
-    status = interrupt_fix(tmp_path, originals, signum, group, seed=signum * 2 + group)
-    after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    tree, cache = tmp_path / "tree", tmp_path / "cache"
+    tree.mkdir()
+    status = interrupt_fix(tree, originals, signum, group, ["--jobs", jobs, "--cache-dir", str(cache)])
+    after = {path.name: path.read_bytes() for path in tree.iterdir()}
     assert sorted(after) == sorted(originals), "a temporary file was left behind"
+    assert not [path for path in cache.rglob("*") if path.name.startswith(".tmp-")]
     assert all(after[name] in (originals[name], fixed[name]) for name in originals)
     changed = sum(after[name] == fixed[name] for name in originals)
     if changed < FILES:  # the signal came before the end of the run
@@ -122,7 +125,7 @@ def test_interrupted_main_exits_with_the_signal_status(tmp_path, capsys, monkeyp
     def interrupted(*args, **kwargs):
         raise signals.Interrupted(signal.SIGINT)
 
-    monkeypatch.setattr(cli, "_check_file", interrupted)
+    monkeypatch.setattr(cli, "check_files", interrupted)
     assert cli.main([str(tmp_path), "--fix"]) == 130
     assert "txlint: interrupted by SIGINT; no file was left half-written" in capsys.readouterr().err
 

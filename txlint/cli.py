@@ -1,7 +1,8 @@
 """`txlint [PATHS]`: the command-line adapter. It owns all file access and all output.
 
-Exit status: 0 nothing found, 1 findings (or files that could not be read or parsed),
-2 usage, configuration or internal error.
+Exit status: 0 nothing found; 1 findings (files that could not be read, decoded, parsed
+or written are TXL000 findings), or internal errors while other files were checked; 2
+usage or configuration errors, or nothing could be checked at all (see `exit_status`).
 """
 
 from __future__ import annotations
@@ -17,20 +18,26 @@ import sys
 import tempfile
 import tokenize
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 
 from txlint import __version__, signals
+from txlint.cache import (
+    CACHE_DIR_ENV, CACHE_DIR_NAME, Entry, Stamp, Store, content_hash, default_cache_dir, digest, stamp_of,
+)
 from txlint.config import Config, ConfigError, config_for_file, with_overrides
-from txlint.diagnostics import Diagnostic, FixSafety
+from txlint.diagnostics import Diagnostic, Fix, FixSafety
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
 from txlint.formats import Reported, formatters
+from txlint.parallel import Workers
 from txlint.paths import module_name_for
-from txlint.project import project_facts, project_root
+from txlint.project import plain_settings, project_facts, project_root
 from txlint.registry import all_rules, rule_for, selected_rules
 from txlint.rule import Rule
+from txlint.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
@@ -57,6 +64,13 @@ def _patterns(value: str) -> list[str]:
     return [pattern for pattern in value.split(",") if pattern]
 
 
+def _jobs(value: str) -> int:
+    jobs = int(value)
+    if jobs < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return jobs
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="txlint",
@@ -79,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-file", metavar="PATH", help="write the findings to PATH instead of standard output")
     parser.add_argument("--changed-since", metavar="REF", help="check only files changed since a git ref (and untracked ones)")
     parser.add_argument("--stdin-filename", metavar="NAME", help="read the source from standard input, as if it were NAME")
+    parser.add_argument(
+        "--jobs", "-j", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+        help="check files in N processes (default: the number of CPUs)",
+    )  # fmt: skip
+    parser.add_argument("--no-cache", action="store_true", help="read and check every file; neither read nor write the cache")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR",
+        help=f"where the cache lives (default: ${CACHE_DIR_ENV}, else {CACHE_DIR_NAME} in the project folder)",
+    )  # fmt: skip
+    parser.add_argument("--verbose", "-v", action="store_true", help="say on standard error how much the cache answered")
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"txlint {__version__}")
@@ -118,6 +142,7 @@ def _rule_table() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    args.cache_dir = _cache_dir(args)
     if args.stdin_filename:
         return _run_stdin(args)
     paths = args.paths or ["."]
@@ -131,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
     files = sorted(set(found))
     if args.changed_since:
         files = [path for path in files if os.path.abspath(path) in changed_files(args.changed_since)]
-    reports = [_check_file(path, args) for path in files]
+    reports = check_files(files, args)
     _output(reports, args)
     internal_errors = [report for report in reports if report.error]
     for report in internal_errors:
@@ -159,6 +184,14 @@ def exit_status(reports: Sequence[FileReport], usage_error: bool, walk_error: bo
     if diff:
         return EXIT_FINDINGS if any(report.diff for report in reports) else EXIT_CLEAN
     return EXIT_FINDINGS if any(report.diagnostics for report in reports) else EXIT_CLEAN
+
+
+def _cache_dir(args: argparse.Namespace) -> str | None:
+    if args.no_cache:
+        return None
+    if args.cache_dir:
+        return os.path.abspath(str(args.cache_dir))
+    return default_cache_dir(project_root(os.path.join(os.getcwd(), "-")))
 
 
 def _run_stdin(args: argparse.Namespace) -> int:
@@ -214,13 +247,149 @@ def _rules(select: tuple[str, ...], ignore: tuple[str, ...], extend: tuple[str, 
     return tuple(rule() for rule in selected_rules(select, ignore, extend, strict))
 
 
-def _check_file(path: str, args: argparse.Namespace) -> FileReport:
+@dataclass(frozen=True)
+class FileContext:
+    config: Config
+    rules: tuple[Rule, ...]
+    settings: Settings
+    # Everything besides the file's text that its findings depend on.
+    key: str
+
+
+def _context(path: str, args: argparse.Namespace) -> FileContext:
+    config = _effective_config(config_for_file(path), args)
+    return _context_of(config, project_root(path), args.cache_dir, not args.disable_noqa, args.jobs)
+
+
+@lru_cache(maxsize=256)
+def _context_of(config: Config, root: str, cache_dir: str | None, respect_noqa: bool, jobs: int) -> FileContext:
+    rules = _rules(config.select, config.ignore, config.extend_select, config.strict)
+    settings = project_facts(root, cache_dir, jobs).applied_to(config.settings)
+    key = digest(
+        __version__,
+        tuple(rule.code for rule in rules),
+        plain_settings(settings),
+        config.per_file_ignores,
+        config.source,
+        respect_noqa,
+    )
+    return FileContext(config, rules, settings, key)
+
+
+def check_files(files: list[str], args: argparse.Namespace) -> list[FileReport]:
+    """A report per file, in order: from the cache where it can answer, else checked (in parallel)."""
+    store = Store.open(args.cache_dir if _cacheable(args) else None, "results")
+    reports: list[FileReport | None] = [None] * len(files)
+    pending: list[tuple[int, Pending]] = []
+    for position, path in enumerate(files):
+        found = _lookup(store, path, _context(path, args), args)
+        if isinstance(found, Pending):
+            pending.append((position, found))
+        else:
+            reports[position] = found
+    for (position, job), report in zip(pending, _check_all([job for _, job in pending], args)):
+        reports[position] = report
+        if report.error is None and report.fixed is None:
+            value = (_context(job.path, args).key, [_plain(d) for d in report.diagnostics])
+            store.record(os.path.abspath(job.path), job.stamp, job.content, value)
+    warning = store.save()
+    if warning is not None:
+        print(f"txlint: warning: {warning}", file=sys.stderr)
+    if args.verbose:
+        _print_statistics(files, store, args)
+    return [report for report in reports if report is not None]
+
+
+def _print_statistics(files: list[str], store: Store, args: argparse.Namespace) -> None:
+    for root in sorted({project_root(path) for path in files}):
+        facts = project_facts(root, args.cache_dir, args.jobs)
+        print(f"txlint: project {root}: {facts.files} file(s) indexed, {facts.read} read, {facts.parsed} parsed", file=sys.stderr)
+    print(f"txlint: {len(files)} file(s) checked: {store.hits} answered by the cache, {store.reads} read", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Pending:
+    path: str
+    data: bytes
+    stamp: Stamp | None
+    content: str
+
+
+def _lookup(store: Store, path: str, context: FileContext, args: argparse.Namespace) -> FileReport | Pending:
+    """The cache's report when the file (unchanged, or only touched) was checked alike before."""
+    absolute, stamp = os.path.abspath(path), stamp_of(path)
+    entry = store.fresh(absolute, stamp)
+    cached = _cached_report(path, entry, context, args) if entry is not None else None
+    if cached is not None:
+        store.hits += 1
+        return cached
+    store.reads += 1
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
         return FileReport(path, [_file_error(f"cannot read file: {_read_problem(path, error)}")])
-    return _check_source(path, data, args, write=not args.diff)
+    content = content_hash(data)
+    entry = store.matching(absolute, content)
+    cached = _cached_report(path, entry, context, args) if entry is not None else None
+    if entry is None or cached is None:
+        return Pending(path, data, stamp, content)
+    store.record(absolute, stamp, content, entry.value)
+    store.hits += 1
+    return cached
+
+
+def _cacheable(args: argparse.Namespace) -> bool:
+    """SARIF shows each fix's result, which only a parse gives: it always checks."""
+    return args.cache_dir is not None and args.format != "sarif"
+
+
+def _cached_report(path: str, entry: Entry, context: FileContext, args: argparse.Namespace) -> FileReport | None:
+    key, plain = entry.value
+    if key != context.key:
+        return None
+    diagnostics = [_from_plain(item) for item in plain]
+    if (args.fix or args.diff) and any(_fixable(d, args.unsafe_fixes) for d in diagnostics):
+        return None
+    return FileReport(path, diagnostics)
+
+
+def _fixable(diagnostic: Diagnostic, unsafe: bool) -> bool:
+    safety = diagnostic.fix_safety
+    return safety is FixSafety.SAFE or (unsafe and safety is FixSafety.UNSAFE)
+
+
+PlainDiagnostic = tuple[str, str, int, int, int, int, str | None, str | None, str | None]
+
+
+def _plain(diagnostic: Diagnostic) -> PlainDiagnostic:
+    d, fix = diagnostic, diagnostic.fix
+    title, safety = (fix.title, fix.safety.value) if fix else (None, None)
+    return (d.code, d.message, d.line, d.column, d.end_line, d.end_column, title, safety, d.no_fix_reason)
+
+
+def _from_plain(plain: PlainDiagnostic) -> Diagnostic:
+    code, message, line, column, end_line, end_column, title, safety, no_fix_reason = plain
+    fix = Fix(title, FixSafety(safety), ()) if title is not None and safety is not None else None
+    return Diagnostic(code, message, line, column, end_line, end_column, fix, no_fix_reason)
+
+
+def _check_all(jobs: list[Pending], args: argparse.Namespace) -> list[FileReport]:
+    """Serially, or over a pool of processes; either way the reports come in the order of `jobs`."""
+    with Workers(args.jobs) as workers:
+        return workers.map(partial(_check_job, args=args), jobs)
+
+
+def _check_job(job: Pending, args: argparse.Namespace) -> FileReport:
+    report = _check_source(job.path, job.data, args, write=not args.diff)
+    # Fixes hold parsed trees: what leaves here is plain data (title and safety kept).
+    report.diagnostics = [_detached(d) for d in report.diagnostics]
+    return report
+
+
+def _detached(diagnostic: Diagnostic) -> Diagnostic:
+    fix = diagnostic.fix
+    return replace(diagnostic, fix=Fix(fix.title, fix.safety, ()) if fix is not None else None)
 
 
 def _read_problem(path: str, error: OSError) -> str:
@@ -232,8 +401,8 @@ def _read_problem(path: str, error: OSError) -> str:
 def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool) -> FileReport:
     report = FileReport(path)
     try:
-        config = _effective_config(config_for_file(path), args)
-        rules = _rules(config.select, config.ignore, config.extend_select, config.strict)
+        context = _context(path, args)
+        config, rules = context.config, context.rules
         try:
             source, encoding = decode_source(data)
         except (SyntaxError, UnicodeDecodeError, LookupError) as error:
@@ -242,7 +411,7 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
         report.source = source
         module_name, is_package = module_name_for(path)
         source_file = SourceFile(path, module_name, is_package)
-        settings = project_facts(project_root(path)).applied_to(config.settings)
+        settings = context.settings
         respect_noqa = not args.disable_noqa
         if args.fix or args.diff:
             result = fix_source(source, rules, source_file, settings, args.unsafe_fixes, respect_noqa)
@@ -259,7 +428,8 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
                 elif write:
                     problem = _write_fixed(path, result.source, encoding, data)
                     if problem is not None:
-                        report.fixed, report.fixes_applied = None, 0
+                        # `fixed` stays set: this report describes a fix attempt, not the file, so it is not cached.
+                        report.fixes_applied = 0
                         unfixed = analyse(source, rules, source_file, settings, respect_noqa).diagnostics
                         report.diagnostics = [_file_error(f"cannot write fixes: {problem}"), *unfixed]
             report.diagnostics = [d for d in report.diagnostics if not config.ignores(path, d.code)]
@@ -364,15 +534,31 @@ def _output(reports: list[FileReport], args: argparse.Namespace) -> None:
 
 
 def _fix_summary(reports: list[FileReport], args: argparse.Namespace) -> str:
+    """`fixed N finding(s) in F file(s); R remaining (X without an applicable fix: counts by
+    reason; U need --unsafe-fixes)`."""
     applied = sum(report.fixes_applied for report in reports)
     files = sum(1 for report in reports if report.fixes_applied)
     remaining = [d for report in reports for d in report.diagnostics]
-    unsafe = sum(1 for d in remaining if d.fix_safety is FixSafety.UNSAFE and not args.unsafe_fixes)
     verb = "would fix" if args.diff else "fixed"
     summary = f"txlint: {verb} {applied} finding(s) in {files} file(s); {len(remaining)} remaining"
-    if remaining:
-        summary += f" ({len(remaining) - unsafe} without an applicable fix, {unsafe} need --unsafe-fixes)"
-    return summary
+    if not remaining:
+        return summary
+    unsafe = sum(1 for d in remaining if d.fix_safety is FixSafety.UNSAFE and not args.unsafe_fixes)
+    reasons = Counter(_why_unfixed(d) for d in remaining if not (d.fix_safety is FixSafety.UNSAFE and not args.unsafe_fixes))
+    ranked = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    why = "".join(f"{', ' if i else ': '}{count} {reason}" for i, (reason, count) in enumerate(ranked))
+    return summary + f" ({len(remaining) - unsafe} without an applicable fix{why}; {unsafe} need --unsafe-fixes)"
+
+
+def _why_unfixed(diagnostic: Diagnostic) -> str:
+    if diagnostic.code == PARSE_ERROR:
+        return "file not parsed"
+    if diagnostic.fix is None:
+        return diagnostic.no_fix_reason or "no fix offered"
+    if diagnostic.fix.safety is FixSafety.DISPLAY_ONLY:
+        return "display-only"
+    # An applicable fix that is still there: its output did not compile, or the rounds ran out.
+    return "fix not applied"
 
 
 if __name__ == "__main__":  # pragma: no cover

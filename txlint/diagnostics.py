@@ -52,6 +52,8 @@ class Diagnostic:
     end_line: int
     end_column: int
     fix: Fix | None = None
+    # Why the rule offers no fix, when it can tell: "the call's result is used".
+    no_fix_reason: str | None = None
 
     @property
     def fix_safety(self) -> FixSafety | None:

@@ -82,10 +82,18 @@ class IgnoreFile:
     base: str  # the folder holding the .gitignore
     patterns: list[IgnorePattern]
 
+    def _relative(self, path: str) -> str | None:
+        """`path` relative to this file's folder, None outside it (string work: the walk's hot path)."""
+        prefix = "" if self.base == os.curdir else self.base.rstrip(os.sep) + os.sep
+        if os.path.isabs(path) == os.path.isabs(self.base) and path.startswith(prefix):
+            return path[len(prefix):].replace(os.sep, "/")
+        relative = os.path.relpath(path, self.base).replace(os.sep, "/")
+        return None if relative.startswith("..") else relative
+
     def decision(self, path: str, is_dir: bool) -> bool | None:
         """True ignored, False re-included by `!`, None when no pattern speaks."""
-        relative = os.path.relpath(path, self.base).replace(os.sep, "/")
-        if relative.startswith(".."):
+        relative = self._relative(path)
+        if relative is None:
             return None
         verdict = None
         for pattern in self.patterns:
@@ -193,8 +201,9 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnEr
             on_error(directory, error)
             continue
         subdirectories = []
+        folder = os.path.relpath(directory, root).replace(os.sep, "/")
         for entry in entries:
-            relative = os.path.relpath(entry.path, root).replace(os.sep, "/")
+            relative = entry.name if folder == "." else f"{folder}/{entry.name}"
             try:
                 is_dir = entry.is_dir()
             except OSError:  # a symbolic link loop: reading it will tell

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from txlint.diagnostics import Diagnostic, Fix, FixSafety, NodeEdit
@@ -235,6 +233,10 @@ class _ReplaceNodes(cst.CSTTransformer):
 
 def apply_fixes(module: cst.Module, fixes: list[Fix]) -> str:
     """The module's code with the fixes applied (edits by node identity, then imports)."""
+    # libcst.codemod loads libcst.matchers: half of libcst's import time, needed only here.
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import AddImportsVisitor
+
     edits: dict[int, cst.CSTNode] = {}
     context = CodemodContext()
     for fix in fixes:
@@ -331,6 +333,7 @@ def _diagnostic(finding: Finding, positions: dict[int, CodeRange]) -> Diagnostic
         end_line=code_range.end.line,
         end_column=code_range.end.column,
         fix=finding.fix,
+        no_fix_reason=finding.no_fix_reason,
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from txlint import __version__
+from txlint.cache import default_cache_dir
 from txlint.config import config_for_file, extended_settings
 from txlint.engine import SourceFile, lint_source
 from txlint.paths import module_name_for
@@ -88,12 +89,17 @@ class Flake8Plugin:
         configured = extended_settings(config_for_file(path).settings, **self.options)
         if self.atomic_requests:
             configured = replace(configured, atomic_requests=True)
-        settings = project_facts(project_root(path)).applied_to(configured)
+        settings = project_facts(project_root(path), _cache_dir()).applied_to(configured)
         module_name, is_package = module_name_for(path)
         source = "".join(self.lines)
         source_file = SourceFile(self.filename, module_name, is_package, tree=self.tree)
         for diagnostic in lint_source(source, rules, source_file, settings):
             yield diagnostic.line, diagnostic.column, diagnostic.flake8_text(), type(self)
+
+
+def _cache_dir() -> str | None:
+    """The CLI's cache: flake8's worker processes load the project index instead of each building it."""
+    return default_cache_dir(project_root(os.path.join(os.getcwd(), "-")))
 
 
 def _opt_in_codes() -> frozenset[str]:

@@ -9,12 +9,12 @@ already known to dispatch, until no new file can add a link.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
-from txlint.django.summary import Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
+from txlint.django.summary import LOCALS, Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
 from txlint.parsing import parse_module
 from txlint.settings import Settings, contains_any
 
@@ -22,7 +22,7 @@ from txlint.settings import Settings, contains_any
 @dataclass
 class ProjectIndex:
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
-    parsed_files: int = 0
+    summarised_files: int = 0
 
     def add(self, summaries: Mapping[str, FunctionSummary]) -> None:
         """Merge: a signal's receivers come from every module that connects one."""
@@ -65,18 +65,28 @@ class ProjectIndex:
 
 @dataclass(frozen=True)
 class SourceRecord:
+    """A file as the index prescans it, from its source or from the cache.
+
+    `text` is the source, or for a file not read again the space-separated words of
+    its source: every prescan below looks for whole identifiers, which both answer alike.
+    """
+
     path: str
-    source: str
+    text: str
     module_name: str | None
     is_package: bool
+    # DISPATCH_SHAPE matched the source (it needs punctuation the words lack).
+    dispatch_shaped: bool
 
 
-def summarise_source(record: SourceRecord, settings: Settings) -> dict[str, FunctionSummary]:
-    module = parse_module(record.source)
+def summarise_source(
+    path: str, source: str, module_name: str | None, is_package: bool, settings: Settings
+) -> dict[str, FunctionSummary]:
+    module = parse_module(source)
     if module is None:
         return {}
     try:
-        model = build_model(module, record.path, record.module_name, record.is_package, settings)
+        model = build_model(module, path, module_name, is_package, settings)
     except (RecursionError, MemoryError, ValueError):
         return {}
     return summarise(DjangoModule(model))
@@ -91,29 +101,35 @@ DISPATCH_SHAPE = re.compile(
 )
 
 
-def _may_dispatch(source: str, settings: Settings) -> bool:
+def _may_dispatch(record: SourceRecord, settings: Settings) -> bool:
     configured = [name.rsplit(".", 1)[-1] for name in settings.dispatchers]
-    return bool(DISPATCH_SHAPE.search(source)) or contains_any(source, tuple(configured))
+    return record.dispatch_shaped or contains_any(record.text, tuple(configured))
 
 
-def build_index(records: Iterable[SourceRecord], settings: Settings) -> ProjectIndex:
-    """Parse dispatching files, then only files that name a dispatching function.
+# The summaries of a batch of files, in order (parsed, or from the cache).
+Summariser = Callable[[list[SourceRecord]], Sequence[Mapping[str, FunctionSummary]]]
 
-    Only module-level functions are followed into other files: a method is reached
-    through `self` in its own (already parsed) module.
+
+def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_of: Summariser) -> ProjectIndex:
+    """Summarise dispatching files, then only files that name a dispatching function.
+
+    `summaries_of` parses the file or answers from the cache. Only module-level
+    functions are followed into other files: a method is reached through `self` in
+    its own (already summarised) module.
     """
     pending = list(records)
     index = ProjectIndex()
-    batch = [r for r in pending if _may_dispatch(r.source, settings)]
+    batch = [r for r in pending if _may_dispatch(r, settings)]
     while batch:
-        for record in batch:
-            index.add(summarise_source(record, settings))
-            index.parsed_files += 1
+        for summaries in summaries_of(batch):
+            index.add(summaries)
+        index.summarised_files += len(batch)
         done = {id(record) for record in batch}
         pending = [r for r in pending if id(r) not in done]
-        names = {mention_name(name) for name in index.chains() if "." not in short_name(name)}
+        # Another file can call a module-level function, not a method or a nested function.
+        names = {mention_name(name) for name in index.chains() if "." not in short_name(name) and LOCALS not in name}
         if not names:
             break
         mentions = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")
-        batch = [r for r in pending if mentions.search(r.source)]
+        batch = [r for r in pending if mentions.search(r.text)]
     return index

@@ -3,8 +3,10 @@
 Which tasks defer to on_commit by their class (pretix's
 `@app.task(base=TransactionAwareTask)`), so that `mail_send_task.apply_async()` in
 another module is not reported; which caches some module clears (`_cache.clear()`,
-`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them; and
-which functions dispatch a job through a chain of calls (TXL102). One read of each file,
+`get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them;
+which attributes code sets on other objects (`item.has_variations = ...`), so that
+TXL302/TXL303 do not turn a prefetched cache into a `@property`; and which functions
+dispatch a job through a chain of calls (TXL102). One read of each file,
 and a parse only where a text prescan says the file can contribute.
 """
 
@@ -12,19 +14,22 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.django import DjangoModule
-from txlint.django.caches import cleared_names
+from txlint.django.caches import assigned_attribute_names, cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
 from txlint.config import config_for_directory
 from txlint.django.model import ModuleModel, build_model
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
-from txlint.django.summary import Chain
-from txlint.index import SourceRecord, build_index
+from txlint.django.summary import Chain, FunctionSummary, PlainSummary
+from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
+from txlint.index import DISPATCH_SHAPE, SourceRecord, build_index, summarise_source
+from txlint.parallel import Workers
 from txlint.parsing import parse_module
 from txlint.paths import module_name_for
 from txlint.settings import DEFAULT_SETTINGS, Settings
@@ -34,7 +39,11 @@ PROJECT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "setup.py", ".git
 
 def project_root(path: str) -> str:
     """The nearest folder above `path` with a project marker; else its top-level package's parent."""
-    directory = os.path.dirname(os.path.abspath(path))
+    return _project_root_of(os.path.dirname(os.path.abspath(path)))
+
+
+@lru_cache(maxsize=4096)
+def _project_root_of(directory: str) -> str:
     current = directory
     while True:
         if any(os.path.exists(os.path.join(current, marker)) for marker in PROJECT_MARKERS):
@@ -86,6 +95,9 @@ def _clears_an_imported_name(source: str) -> bool:
     return False
 
 
+PlainFacts = tuple[list[str], list[str], dict[str, Chain], bool, list[str]]
+
+
 @dataclass(frozen=True)
 class ProjectFacts:
     deferring_tasks: frozenset[str] = frozenset()
@@ -93,60 +105,255 @@ class ProjectFacts:
     dispatch_chains: Mapping[str, Chain] = field(default_factory=dict)
     atomic_requests: bool = False
     files: int = 0
+    # Files read (not answered by the cache) and files parsed to build these facts.
+    read: int = 0
     parsed: int = 0
+    assigned_attributes: frozenset[str] = frozenset()
+
+    def to_plain(self) -> PlainFacts:
+        return (
+            sorted(self.deferring_tasks), sorted(self.cleared_caches), dict(self.dispatch_chains),
+            self.atomic_requests, sorted(self.assigned_attributes),
+        )  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, plain: PlainFacts) -> ProjectFacts:
+        deferring, cleared, chains, atomic_requests, assigned = plain
+        return cls(
+            frozenset(deferring), frozenset(cleared), {k: tuple(v) for k, v in chains.items()}, atomic_requests,
+            assigned_attributes=frozenset(assigned),
+        )  # fmt: skip
 
     def applied_to(self, settings: Settings) -> Settings:
         return replace(
             settings,
             deferring_tasks=self.deferring_tasks,
             cleared_caches=self.cleared_caches,
+            assigned_attributes=self.assigned_attributes,
             dispatch_chains=self.dispatch_chains,
             atomic_requests=self.atomic_requests if settings.atomic_requests is None else settings.atomic_requests,
         )
 
 
+FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What one file tells the project by itself, whatever the other files say."""
+
+    # Every word of the source, space-separated: enough for the index's prescans later.
+    words: str
+    dispatch_shaped: bool
+    atomic_requests: bool
+    deferring_tasks: tuple[str, ...]
+    cleared_caches: tuple[str, ...]
+    # Attributes the file sets on objects other than self (`item.has_variations = ...`).
+    assigned_attributes: tuple[str, ...]
+
+    def to_plain(self) -> FileFactsPlain:
+        return (
+            self.words, self.dispatch_shaped, self.atomic_requests,
+            self.deferring_tasks, self.cleared_caches, self.assigned_attributes,
+        )  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, plain: FileFactsPlain) -> FileFacts:
+        words, shaped, atomic_requests, deferring, cleared, assigned = plain
+        return cls(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), tuple(assigned))
+
+
+WORD = re.compile(r"\w+")
+# The facts of a file whose facts are being computed.
+NOT_YET_READ = FileFacts("", False, False, (), (), ())
+
+
+def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
+    """The file's own facts and how many parses they took (only where a prescan says so)."""
+    parsed = 0
+    atomic_requests = False
+    if "ATOMIC_REQUESTS" in source and is_settings_path(path):
+        parsed += 1
+        atomic_requests = _turns_on_atomic_requests(source)
+    deferring: list[str] = []
+    cleared: list[str] = []
+    wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
+    if wants_tasks or wants_caches:
+        parsed += 1
+        model = _model(source, path)
+        if model is not None and wants_tasks:
+            deferring = sorted(DjangoModule(model).dispatches.deferring_tasks())
+        if model is not None and wants_caches:
+            cleared = sorted(cleared_names(model))
+    words = " ".join(sorted(set(WORD.findall(source))))
+    shaped = bool(DISPATCH_SHAPE.search(source))
+    assigned = tuple(sorted(assigned_attribute_names(source)))
+    return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned), parsed
+
+
+@dataclass
+class _ProjectFile:
+    path: str
+    stamp: Stamp | None
+    content: str
+    facts: FileFacts
+    # The cache's (index settings key, summaries), if it has them.
+    summaries: tuple[str, dict[str, PlainSummary]] | None = None
+    # The text, when it was read in this run.
+    source: str | None = None
+
+    def record(self) -> SourceRecord:
+        module_name, is_package = module_name_for(self.path)
+        text = self.source if self.source is not None else self.facts.words
+        return SourceRecord(self.path, text, module_name, is_package, self.facts.dispatch_shaped)
+
+    def cached(self) -> tuple[FileFactsPlain, tuple[str, dict[str, PlainSummary]] | None]:
+        return self.facts.to_plain(), self.summaries
+
+
+def _project_files(store: Store, paths: list[str], workers: Workers) -> tuple[list[_ProjectFile], int]:
+    """Each file's facts: the cache's for an unchanged file, else from one read; and the parses that took."""
+    found: list[_ProjectFile] = []
+    unknown: list[_ProjectFile] = []
+    for path in paths:
+        stamp = stamp_of(path)
+        entry = store.fresh(path, stamp)
+        if entry is not None:
+            store.hits += 1
+            found.append(_from_entry(path, entry))
+            continue
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        store.reads += 1
+        content = content_hash(data)
+        source = data.decode("utf-8", errors="replace")
+        entry = store.matching(path, content)
+        if entry is not None:  # touched, not changed
+            touched = _from_entry(path, entry)
+            touched.stamp, touched.source = stamp, source
+            found.append(touched)
+        else:
+            unknown.append(_ProjectFile(path, stamp, content, NOT_YET_READ, None, source))
+            found.append(unknown[-1])
+    parsed = 0
+    for project_file, (facts, parses) in zip(unknown, workers.map(_file_facts_of, unknown)):
+        project_file.facts = facts
+        parsed += parses
+    for project_file in found:
+        if project_file.stamp is not None and project_file.source is not None:
+            store.record(project_file.path, project_file.stamp, project_file.content, project_file.cached())
+    return found, parsed
+
+
+def _file_facts_of(project_file: _ProjectFile) -> tuple[FileFacts, int]:
+    assert project_file.source is not None
+    return file_facts(project_file.path, project_file.source)
+
+
+def _from_entry(path: str, entry: Entry) -> _ProjectFile:
+    facts, summaries = entry.value
+    return _ProjectFile(path, entry.stamp, entry.content, FileFacts.from_plain(facts), summaries)
+
+
+@dataclass
+class _Summariser:
+    """The index's summaries of files: from the cache when made with the same settings, else parsed (in parallel)."""
+
+    store: Store
+    settings: Settings
+    files: dict[str, _ProjectFile]
+    workers: Workers
+    parsed: int = 0
+
+    def __call__(self, records: list[SourceRecord]) -> list[dict[str, FunctionSummary]]:
+        key = digest(canonical(self.settings.dispatchers), canonical(self.settings.deferring_tasks))
+        missing = [r for r in records if (self.files[r.path].summaries or ("",))[0] != key]
+        jobs = [(r.path, self._source(r.path), r.module_name, r.is_package, self.settings) for r in missing]
+        for record, summaries in zip(missing, self.workers.map(_summarise_job, jobs)):
+            found = self.files[record.path]
+            found.summaries = key, {name: summary.to_plain() for name, summary in summaries.items()}
+            self.store.record(found.path, found.stamp, found.content, found.cached())
+        self.parsed += len(missing)
+        return [_decoded(self.files[record.path].summaries) for record in records]
+
+    def _source(self, path: str) -> str:
+        source = self.files[path].source
+        return source if source is not None else _read_text(path)
+
+
+def _summarise_job(job: tuple[str, str, str | None, bool, Settings]) -> dict[str, FunctionSummary]:
+    return summarise_source(*job)
+
+
+def _decoded(summaries: tuple[str, dict[str, PlainSummary]] | None) -> dict[str, FunctionSummary]:
+    assert summaries is not None
+    return {name: FunctionSummary.from_plain(plain) for name, plain in summaries[1].items()}
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 @lru_cache(maxsize=64)
-def project_facts(root: str) -> ProjectFacts:
+def project_facts(root: str, cache_dir: str | None = None, jobs: int = 1) -> ProjectFacts:
     """Every project-wide fact, from one read of each file below `root`.
 
     Files are parsed only where a text prescan says they can contribute: a
     transaction-aware task base, a clearing call on an imported name, a dispatch, or
-    (round by round) the name of a function already known to dispatch.
+    (round by round) the name of a function already known to dispatch. With a cache
+    (`cache_dir`), a file that did not change is not read at all: its facts and its
+    summaries are the cache's. With `jobs` > 1, reads and parses run in that many processes.
     """
-    settings = config_for_directory(root).settings
-    records: list[SourceRecord] = []
-    deferring: set[str] = set()
-    cleared: set[str] = set()
-    atomic_requests = False
-    parsed = 0
-    for path in discover([root], DEFAULT_EXCLUDES):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                source = handle.read()
-        except OSError:
-            continue
-        module_name, is_package = module_name_for(path)
-        records.append(SourceRecord(path, source, module_name, is_package))
-        if "ATOMIC_REQUESTS" in source and is_settings_path(path):
-            parsed += 1
-            atomic_requests = atomic_requests or _turns_on_atomic_requests(source)
-        wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
-        if wants_tasks or wants_caches:
-            parsed += 1
-            model = _model(source, path)
-            if model is not None and wants_tasks:
-                deferring.update(DjangoModule(model).dispatches.deferring_tasks())
-            if model is not None and wants_caches:
-                cleared.update(cleared_names(model))
+    with Workers(jobs) as workers:
+        return _project_facts(root, cache_dir, workers)
+
+
+def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> ProjectFacts:
+    store = Store.open(cache_dir, f"project-{digest(root)}")
+    files, parsed = _project_files(store, list(discover([root], DEFAULT_EXCLUDES)), workers)
+    configured = config_for_directory(root).settings
+    # The same files with the same configuration make the same facts.
+    signature = digest(plain_settings(configured), [(found.path, found.content) for found in files])
+    remembered = store.meta.get("facts")
+    if remembered is not None and remembered[0] == signature:
+        facts = replace(ProjectFacts.from_plain(remembered[1]), files=len(files), read=store.reads)
+    else:
+        facts = _indexed_facts(store, files, configured, workers, parsed)
+        store.remember("facts", (signature, facts.to_plain()))
+    warning = store.save()
+    if warning is not None:
+        print(f"txlint: warning: {warning}", file=sys.stderr)
+    return facts
+
+
+def plain_settings(settings: Settings) -> object:
+    return canonical({name.name: getattr(settings, name.name) for name in fields(settings)})
+
+
+def _indexed_facts(
+    store: Store, files: list[_ProjectFile], configured: Settings, workers: Workers, parsed: int
+) -> ProjectFacts:
+    deferring = frozenset(task for found in files for task in found.facts.deferring_tasks)
     # Transaction-aware tasks are not dispatches: the index must know them first.
-    index = build_index(records, replace(settings, deferring_tasks=frozenset(deferring)))
+    settings = replace(configured, deferring_tasks=deferring)
+    summariser = _Summariser(store, settings, {found.path: found for found in files}, workers)
+    index = build_index([found.record() for found in files], settings, summariser)
     return ProjectFacts(
-        frozenset(deferring),
-        frozenset(cleared),
+        deferring,
+        frozenset(name for found in files for name in found.facts.cleared_caches),
         index.chains(),
-        atomic_requests,
-        len(records),
-        parsed + index.parsed_files,
+        any(found.facts.atomic_requests for found in files),
+        len(files),
+        store.reads,
+        parsed + summariser.parsed,
+        frozenset(name for found in files for name in found.facts.assigned_attributes),
     )
 
 

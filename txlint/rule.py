@@ -51,6 +51,7 @@ class Finding:
     node: cst.CSTNode
     message: str
     fix: Fix | None
+    no_fix_reason: str | None = None
 
 
 class Rule:
@@ -76,8 +77,10 @@ class Rule:
     def check(self, django: DjangoModule) -> Iterator[Finding]:
         raise NotImplementedError
 
-    def finding(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> Finding:
-        return Finding(self.code, node, message, fix)
+    def finding(
+        self, node: cst.CSTNode, message: str, fix: Fix | None = None, no_fix_reason: str | None = None
+    ) -> Finding:
+        return Finding(self.code, node, message, fix, None if fix else no_fix_reason)
 
     @classmethod
     def documentation(cls) -> str:

@@ -27,6 +27,10 @@ class Settings:
     # Found by the adapters in the project, not configured: qualified names of caches that
     # some module clears (`app.services._cache.clear()`, `get_site.cache_clear()`).
     cleared_caches: frozenset[str] = frozenset()
+    # Found by the adapters in the project, not configured: attribute names that code
+    # assigns on objects other than `self` (`item.has_variations = ...`,
+    # `project.__dict__["has_alerts"] = ...`): prefetches filling an instance cache.
+    assigned_attributes: frozenset[str] = frozenset()
     # Found by the adapters' project index: function -> the call chain to its dispatch
     # (`core.redis.start_job` -> ("start_job", "Queue.enqueue")), for TXL102.
     dispatch_chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)

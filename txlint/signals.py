@@ -20,8 +20,11 @@ class Interrupted(BaseException):
     """A signal asked txlint to stop; like KeyboardInterrupt, no `except Exception` catches it."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        super().__init__(signum)  # the only argument, so that it pickles (from pool workers)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return f"interrupted by {signal.Signals(self.signum).name}"
 
 
 _held: list[int] = []

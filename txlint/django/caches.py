@@ -1117,6 +1117,8 @@ def fresh_value_fix(model: ModuleModel, cache: InstanceCache, title: str) -> Fix
     `return <aggregate>`. Other bodies are left alone (no fix)."""
     node = cache.function.node
     replacement: cst.FunctionDef | None = None
+    if _filled_outside_class(model, cache):
+        return None
     if cache.kind is CacheKind.CACHED_PROPERTY and cache.decorator is not None:
         if "property" in model.root.bound_names or "property" in model.imports.bindings:
             return None
@@ -1133,6 +1135,52 @@ def fresh_value_fix(model: ModuleModel, cache: InstanceCache, title: str) -> Fix
     if replacement is None:
         return None
     return Fix(title, FixSafety.UNSAFE, (NodeEdit(node, replacement),))
+
+
+# `item.has_variations = ...` as a statement, `obj.__dict__["has_alerts"] = ...`,
+# `setattr(obj, "has_alerts", ...)`. Anchored or led by a literal: one fast pass.
+ATTRIBUTE_ASSIGNMENT = re.compile(r"^[ \t]*([A-Za-z_][\w.]*)\.(\w+)[ \t]*=(?!=)", re.MULTILINE)
+DICT_ASSIGNMENT = re.compile(r"__dict__\[\s*['\"](\w+)['\"]\s*\]\s*=(?!=)")
+SETATTR_NAME = re.compile(r"\bsetattr\(\s*[\w.]+\s*,\s*['\"](\w+)['\"]")
+
+
+def assigned_attribute_names(source: str) -> set[str]:
+    """Attribute names a module assigns on objects other than `self`/`cls`, from its text."""
+    names = {attribute for receiver, attribute in ATTRIBUTE_ASSIGNMENT.findall(source) if receiver not in ("self", "cls")}
+    if "__dict__" in source:
+        names.update(DICT_ASSIGNMENT.findall(source))
+    if "setattr(" in source:
+        names.update(SETATTR_NAME.findall(source))
+    return names
+
+
+def why_no_fresh_value_fix(model: ModuleModel, cache: InstanceCache) -> str:
+    """Why `fresh_value_fix` leaves `cache` alone."""
+    if _filled_outside_class(model, cache):
+        return f"`{cache.attribute}` is assigned from outside the class"
+    if cache.kind is CacheKind.CACHED_PROPERTY and cache.decorator is not None:
+        return "`property` is rebound in this module"
+    return "the function does more than cache the value"
+
+
+def _filled_outside_class(model: ModuleModel, cache: InstanceCache) -> bool:
+    """`obj.__dict__["has_alerts"] = ...` or `obj._count = ...` outside the class: a prefetch
+    fills the cache for a whole list (weblate's `prefetch_project_flags`). A `@property`
+    ignores what `__dict__` holds and refuses assignment, so dropping the cache would
+    break the prefetch. Other modules' assignments come from the project's facts."""
+    if cache.attribute in model.settings.assigned_attributes:
+        return True
+    stack: list[cst.CSTNode] = [model.module]
+    while stack:
+        node = stack.pop()
+        if node is cache.class_node:
+            continue
+        if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if any(_names_attribute(target, cache.attribute) for target in targets):
+                return True
+        stack.extend(children(node))
+    return False
 
 
 def _fresh_body(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from txlint.diagnostics import ImportRequest
-from txlint.django.model import Frame, ModuleModel
+from txlint.django.model import CallSite, Frame, ModuleModel
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,17 @@ def deferred_until_commit(
     return Reference(
         cst.Call(on_commit.expression, [cst.Arg(callback), *extra]), on_commit.imports + partial.imports
     )
+
+
+def why_not_deferred(site: CallSite, using: cst.BaseExpression | None) -> str:
+    """Why a call inside a transaction cannot become `on_commit(partial(...))`."""
+    if site.awaited:
+        return "the call is awaited"
+    if site.statement is None:
+        return "the call's result is used"
+    if using is not None and not isinstance(using, (cst.SimpleString, cst.Name, cst.Attribute)):
+        return "the transaction's `using=` alias is computed"
+    return "`transaction` or `partial` is shadowed here"
 
 
 def keyword(name: str, value: cst.BaseExpression) -> cst.Arg:

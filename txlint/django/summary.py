@@ -17,6 +17,8 @@ from txlint.django.model import FrameKind, FunctionInfo, ModuleModel
 
 # `create_file_upload -> process_pdf_if_needed -> Queue.enqueue`
 Chain = tuple[str, ...]
+# A summary as the cache stores it: (dispatches, calls, defers).
+PlainSummary = tuple[list[str], list[str], bool]
 
 
 @dataclass
@@ -30,6 +32,14 @@ class FunctionSummary:
     # (pretix's `mail()` does so in tests alone). It and its callers are not reported.
     defers: bool = False
 
+    def to_plain(self) -> PlainSummary:
+        return list(self.dispatches), list(self.calls), self.defers
+
+    @classmethod
+    def from_plain(cls, plain: PlainSummary) -> FunctionSummary:
+        dispatches, calls, defers = plain
+        return cls(list(dispatches), list(calls), defers)
+
 
 def _prefix(model: ModuleModel) -> str:
     # A module of unknown name (stdin, a single file) names its own functions bare,
@@ -38,12 +48,43 @@ def _prefix(model: ModuleModel) -> str:
 
 
 def qualified_function_name(model: ModuleModel, info: FunctionInfo) -> str | None:
-    """`module.func` or `module.Class.method` for module-level functions and methods."""
+    """`module.func`, `module.Class.method`, or `module.func.<locals>.inner` (Python's `__qualname__`)."""
     if info.parent.kind is FrameKind.MODULE:
         return f"{_prefix(model)}{info.name}"
     if info.parent.kind is FrameKind.CLASS and info.parent.parent is model.root:
         assert isinstance(info.parent.node, cst.ClassDef)
         return f"{_prefix(model)}{info.parent.node.name.value}.{info.name}"
+    enclosing = model.function_for(info.parent.scope())
+    outer = qualified_function_name(model, enclosing) if enclosing is not None else None
+    return f"{outer}.{LOCALS}.{info.name}" if outer else None
+
+
+LOCALS = "<locals>"
+
+
+def _local_functions(model: ModuleModel) -> dict[tuple[int, str], FunctionInfo]:
+    """Functions defined in a function body, by (that body's frame, name)."""
+    key = ("local_functions", 0)
+    if key not in model.memo:
+        model.memo[key] = {
+            (id(info.parent.scope()), info.name): info
+            for info in model.functions
+            if info.parent.scope().kind is FrameKind.FUNCTION
+        }
+    found = model.memo[key]
+    assert isinstance(found, dict)
+    return found
+
+
+def _local_callee(model: ModuleModel, func: cst.BaseExpression, function: FunctionInfo | None) -> str | None:
+    """`inner()` where `inner` is defined in the calling function or one around it."""
+    if function is None or not isinstance(func, cst.Name):
+        return None
+    local = _local_functions(model)
+    for frame in function.frame.enclosing_functions():
+        found = local.get((id(frame), func.value))
+        if found is not None:
+            return qualified_function_name(model, found)
     return None
 
 
@@ -58,6 +99,9 @@ def callee_name(model: ModuleModel, call: cst.Call, function: FunctionInfo | Non
         and function.class_node is not None
     ):
         return f"{_prefix(model)}{function.class_node.name.value}.{func.attr.value}"
+    local = _local_callee(model, func, function)
+    if local is not None:
+        return local
     qualified = model.qualify(func)
     return qualified.lstrip(".") if qualified else None
 

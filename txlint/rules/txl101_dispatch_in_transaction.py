@@ -4,11 +4,9 @@ from collections.abc import Iterator
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-import libcst as cst
-
 from txlint.django.model import CallSite, callee_text
 from txlint.django.transactions import Transaction
-from txlint.django.references import deferred_until_commit
+from txlint.django.references import deferred_until_commit, why_not_deferred
 from txlint.rule import Finding, Invalid, Rule, Valid
 from txlint.settings import Settings, contains_any
 
@@ -1475,6 +1473,34 @@ class JobDispatchedInTransaction(Rule):
             """,
         ),
         Invalid(
+            "awaited_aenqueue_in_atomic_block_has_no_fix",
+            """
+            from django.db import transaction
+
+            from .tasks import refresh_feed
+
+
+            async def follow(user, author):
+                with transaction.atomic():
+                    user.following.add(author)
+                    await refresh_feed.aenqueue(user.pk)  # TXL101
+            """,
+        ),
+        Invalid(
+            "partial_taken_by_parameters_has_no_fix",
+            """
+            from django.db import transaction
+
+            from .tasks import render_report
+
+
+            def schedule(report, partial, functools):
+                with transaction.atomic():
+                    report.save()
+                    render_report.delay(report.pk, partial=partial)  # TXL101
+            """,
+        ),
+        Invalid(
             "payment_code_with_a_local_named_transaction",
             """
             import functools
@@ -1555,9 +1581,10 @@ class JobDispatchedInTransaction(Rule):
             callee = callee_text(model, site.node.func)
             fix = self._fix(django, site, transaction)
             message = f"`{callee}()` dispatches a job inside `{transaction.description}`; defer it with `transaction.on_commit()`"
-            if fix is None:
-                message += f" ({_why_no_fix(django, site, transaction)})"
-            yield self.finding(site.node, message, fix)
+            reason = None if fix else _why_no_fix(django, site, transaction)
+            if reason:
+                message += f" (no autofix: {reason})"
+            yield self.finding(site.node, message, fix, reason)
 
     def _fix(self, django: DjangoModule, site: CallSite, transaction: Transaction) -> Fix | None:
         if site.statement is None or _in_async_function(django, site):
@@ -1575,12 +1602,6 @@ def _in_async_function(django: DjangoModule, site: CallSite) -> bool:
 
 
 def _why_no_fix(django: DjangoModule, site: CallSite, transaction: Transaction) -> str:
-    if site.awaited:
-        return "no autofix: the call is awaited"
-    if site.statement is None:
-        return "no autofix: the call's result is used"
-    if _in_async_function(django, site):
-        return "no autofix: inside an async function"
-    if transaction.using is not None and not isinstance(transaction.using, (cst.SimpleString, cst.Name, cst.Attribute)):
-        return "no autofix: the transaction's `using=` alias is computed"
-    return "no autofix: `transaction` or `partial` is shadowed here"
+    if site.statement is not None and not site.awaited and _in_async_function(django, site):
+        return "inside an async function"
+    return why_not_deferred(site, transaction.using)

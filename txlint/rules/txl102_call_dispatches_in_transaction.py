@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import CallSite, callee_text
-from txlint.django.references import deferred_until_commit
+from txlint.django.references import deferred_until_commit, why_not_deferred
 from txlint.django.summary import Chain, callee_name, mention_name, resolve_callee, summarise
 from txlint.django.transactions import Transaction
 from txlint.index import DISPATCH_SHAPE, ProjectIndex
@@ -69,7 +69,9 @@ class CallDispatchesInTransaction(Rule):
     and `self.method()` calls. `dispatchers` names wrappers to treat as direct
     dispatches (then TXL101 reports their calls). A function that checks
     `connection.in_atomic_block` and calls `on_commit` is transaction-aware and ends
-    every chain through it. Functions nested in other functions are not followed.
+    every chain through it. A function nested in another is a link too, where it is
+    called by name in the function that defines it (or deeper): `kick_off()` below
+    `def kick_off(): start_job(...)`; passing it to `on_commit(kick_off)` is the safe form.
     Custom signals count as calls: `order_paid.send(...)` / `send_robust(...)` calls every
     receiver connected with `@receiver(order_paid)` or `order_paid.connect(f)` anywhere in
     the project, so a receiver that dispatches makes the send a TXL102.
@@ -81,6 +83,26 @@ class CallDispatchesInTransaction(Rule):
     fix_title = "Defer the call with `transaction.on_commit`"
     fix_safety = FixSafety.UNSAFE
     valid = (
+        Valid(
+            "nested_function_handed_to_on_commit",
+            """
+            from django.db import transaction
+
+            from .tasks import rebuild_thumbnails
+
+
+            def replace_images(product, images):
+                def refresh():
+                    rebuild_thumbnails.delay(product.pk)
+
+                with transaction.atomic():
+                    product.images.all().delete()
+                    product.images.bulk_create(images)
+                    transaction.on_commit(refresh)
+                refresh_cache = refresh
+                return refresh_cache
+            """,
+        ),
         Valid(
             "call_only_defined_in_block",
             """
@@ -524,6 +546,39 @@ class CallDispatchesInTransaction(Rule):
             """, path="app/migrations/0008_reindex.py",
         ),
         Invalid(
+            "nested_function_called_in_the_block",
+            """
+            from django.db import transaction
+
+            from .tasks import rebuild_thumbnails
+
+
+            def replace_images(product, images):
+                def refresh():
+                    rebuild_thumbnails.delay(product.pk)
+
+                with transaction.atomic():
+                    product.images.all().delete()
+                    product.images.bulk_create(images)
+                    refresh()  # TXL102
+            """,
+            fixed="""
+            from django.db import transaction
+
+            from .tasks import rebuild_thumbnails
+
+
+            def replace_images(product, images):
+                def refresh():
+                    rebuild_thumbnails.delay(product.pk)
+
+                with transaction.atomic():
+                    product.images.all().delete()
+                    product.images.bulk_create(images)
+                    transaction.on_commit(refresh)  # TXL102
+            """,
+        ),
+        Invalid(
             "self_method_chain",
             """
             from django.db import transaction
@@ -593,12 +648,15 @@ class CallDispatchesInTransaction(Rule):
             transaction = django.transactions.opened_at(site.frame)
             if transaction is None:
                 continue
-            yield self.finding(
-                site.node,
+            fix = self._fix(django, site, transaction)
+            message = (
                 f"`{callee_text(model, site.node.func)}()` dispatches a job ({' -> '.join(chains[known])}) "
-                f"inside `{transaction.description}`; defer it with `transaction.on_commit()`",
-                self._fix(django, site, transaction),
+                f"inside `{transaction.description}`; defer it with `transaction.on_commit()`"
             )
+            reason = None if fix else why_not_deferred(site, transaction.using)
+            if reason:
+                message += f" (no autofix: {reason})"
+            yield self.finding(site.node, message, fix, reason)
 
     def _fix(self, django: DjangoModule, site: CallSite, transaction: Transaction) -> Fix | None:
         if site.statement is None or site.awaited:

@@ -933,10 +933,13 @@ class OnCommitCapturesLoopVariable(Rule):
                 captured = _ordered(names_read(callback.body) - set(parameter_names(callback.params)), loop_names)
                 target: cst.CSTNode = callback
                 fix = self._lambda_fix(callback, captured)
+                reason = "the lambda takes parameters"
             elif isinstance(callback, cst.Name) and (info := _local_function(django, site, callback.value)):
                 captured = _ordered(names_read(info.node.body) - info.frame.bound_names, loop_names)
                 target = callback
-                fix = self._def_fix(info, captured) if _defined_inside(info, loops) else None
+                inside = _defined_inside(info, loops)
+                fix = self._def_fix(info, captured) if inside else None
+                reason = "the callback takes parameters" if inside else "the callback is defined outside the loop"
             else:
                 continue
             if captured:
@@ -946,6 +949,7 @@ class OnCommitCapturesLoopVariable(Rule):
                     f"`on_commit` callback reads loop {'variables' if len(captured) > 1 else 'variable'} {names} "
                     "when it runs, after the loop; bind it now",
                     fix,
+                    reason,
                 )
 
     def _lambda_fix(self, callback: cst.Lambda, captured: list[str]) -> Fix | None:

@@ -1199,6 +1199,7 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
             if transaction is None:
                 continue
             fix = self._fix(model, site, transaction)
+            reason = None if fix else _why_no_fix(site)
             for handler, frame in zip(site.node.handlers, site.handler_frames):
                 types = caught_types(model, handler)
                 if frame.has_raise:
@@ -1218,6 +1219,7 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
                     f"`{caught}` swallows a database error inside `{transaction.description}` without a savepoint; "
                     "wrap the `try` body in `transaction.atomic()`",
                     fix,
+                    reason,
                 )
 
     def _fix(self, model: ModuleModel, site: TrySite, transaction: Transaction) -> Fix | None:
@@ -1232,6 +1234,12 @@ class DatabaseErrorCaughtWithoutSavepoint(Rule):
         )
         new_body = site.node.body.with_changes(body=[savepoint])
         return Fix(self.fix_title or "", FixSafety.UNSAFE, (NodeEdit(site.node.body, new_body),), atomic.imports)
+
+
+def _why_no_fix(site: TrySite) -> str:
+    if not isinstance(site.node.body, cst.IndentedBlock):
+        return "the `try` body shares the `try:` line"
+    return "`atomic` cannot be named here without shadowing a name"
 
 
 def _writes_by_frame(django: DjangoModule) -> dict[int, list[cst.Call]]:

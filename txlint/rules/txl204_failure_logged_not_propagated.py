@@ -711,13 +711,20 @@ class FailureLoggedNotPropagated(Rule):
                     continue
                 if not self._only_logs(loggers, statements(handler.body), frame):
                     continue
-                fixed = append_to_body(handler, cst.SimpleStatementLine([cst.Raise()]))
                 yield self.finding(
                     handler,
                     f"`{clause_text(model, handler)}` logs the failure of `{effect}` and carries on; "
                     "re-raise it or record the failure",
-                    Fix(self.fix_title or "", FixSafety.UNSAFE, (NodeEdit(handler, fixed),)),
+                    self._fix(site.node, handler),
                 )
+
+    def _fix(self, node: cst.Try, handler: cst.ExceptHandler) -> Fix:
+        """The edit claims the whole `try`, not just the handler: a fix inside the body in the
+        same round (TXL101 deferring the dispatch to on_commit) can take away the write or
+        dispatch this finding is about, and the next round checks again."""
+        raising = append_to_body(handler, cst.SimpleStatementLine([cst.Raise()]))
+        fixed = node.with_changes(handlers=[raising if h is handler else h for h in node.handlers])
+        return Fix(self.fix_title or "", FixSafety.UNSAFE, (NodeEdit(node, fixed),))
 
     @staticmethod
     def _effects_by_body(django: DjangoModule) -> dict[int, str]:

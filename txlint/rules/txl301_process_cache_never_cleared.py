@@ -606,6 +606,7 @@ class ProcessCacheNeverCleared(Rule):
                 statement,
                 f"`{container.name}` caches `{snippet(model, query, 50)}` for the life of the process and nothing "
                 "clears it; use a TTL cache or Django's cache framework",
+                no_fix_reason="display-only",
             )
         functions = list(caches.lru_functions())
         # An `lru_cache` method whose class writes what it counts is TXL302's, with its fix.
@@ -625,4 +626,5 @@ class ProcessCacheNeverCleared(Rule):
                 node,
                 f"`@{snippet(model, decorator, 40)}` on `{found.key}()` caches `{snippet(model, found.query, 50)}` "
                 "for the life of the process and nothing calls `cache_clear()`; use a TTL cache or Django's cache framework",
+                no_fix_reason="display-only",
             )

@@ -4,7 +4,14 @@ from collections.abc import Iterator
 
 from txlint.diagnostics import FixSafety
 from txlint.django import DjangoModule
-from txlint.django.caches import WRITER_TOKENS, fresh_value_fix, instance_caches, may_hold_instance_cache, snippet
+from txlint.django.caches import (
+    WRITER_TOKENS,
+    fresh_value_fix,
+    instance_caches,
+    may_hold_instance_cache,
+    snippet,
+    why_no_fresh_value_fix,
+)
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings, contains_any
 
@@ -51,10 +58,11 @@ class InstanceCountMadeStale(Rule):
     ## Fix safety
     Unsafe: the fix returns the fresh value and drops the cache (`@cached_property`
     becomes `@property`, `@lru_cache` goes, a `hasattr`/`getattr`/`is None` caching body
-    becomes `return <aggregate>`), so every access runs a query, and code that assigned
-    the cached attribute from outside (a prefetch that fills it) loses that. The old
-    `cached_property` import may be left unused. Bodies that do more than cache the
-    value get no fix.
+    becomes `return <aggregate>`), so every access runs a query. The old
+    `cached_property` import may be left unused. No fix when code anywhere in the
+    project assigns the cached attribute on an instance from outside the class (a
+    prefetch: `obj.__dict__["x"] = ...`, `obj._x = ...`), which a `@property` would
+    ignore or refuse. Bodies that do more than cache the value get no fix.
 
     ## Options
     None.
@@ -827,6 +835,34 @@ class InstanceCountMadeStale(Rule):
             path="projects/models.py",
         ),
         Invalid(
+            "cache_filled_by_a_list_prefetch_has_no_fix",
+            dedent("""
+                from django.db import models
+                from django.db.models import Count
+
+
+                class Board(models.Model):
+                    name = models.CharField(max_length=100)
+
+                    @property
+                    def card_count(self):  # TXL302
+                        if not hasattr(self, "_card_count"):
+                            self._card_count = self.cards.count()
+                        return self._card_count
+
+                    def archive_cards(self):
+                        self.cards.all().delete()
+
+
+                def with_card_counts(boards):
+                    for board in boards.annotate(cards_total=Count("cards")):
+                        board._card_count = board.cards_total
+                        yield board
+            """),
+            fixed=None,  # returning a fresh count would make the prefetch pointless
+            path="boards/models.py",
+        ),
+        Invalid(
             "local_queryset_then_count",
             dedent("""
                 from django.db import models
@@ -929,4 +965,5 @@ class InstanceCountMadeStale(Rule):
                 f"`{cache.label}` caches `{snippet(model, cache.aggregate)}` on the instance, but "
                 f"`{snippet(model, cache.writer)}` in the same class changes it; return the fresh value",
                 fresh_value_fix(model, cache, self.fix_title or ""),
+                why_no_fresh_value_fix(model, cache),
             )

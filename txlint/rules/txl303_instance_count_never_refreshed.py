@@ -4,7 +4,14 @@ from collections.abc import Iterator
 
 from txlint.diagnostics import FixSafety
 from txlint.django import DjangoModule
-from txlint.django.caches import CacheKind, fresh_value_fix, instance_caches, may_hold_instance_cache, snippet
+from txlint.django.caches import (
+    CacheKind,
+    fresh_value_fix,
+    instance_caches,
+    may_hold_instance_cache,
+    snippet,
+    why_no_fresh_value_fix,
+)
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 
@@ -49,9 +56,12 @@ class InstanceCountNeverRefreshed(Rule):
     ## Fix safety
     Unsafe: the fix returns the fresh value and drops the cache (`@cached_property`
     becomes `@property`; a `hasattr`/`getattr`/`is None` caching body becomes
-    `return <aggregate>`), so every access runs a query. Code that fills the cached
-    attribute from outside (a queryset helper that sets `_task_count_cache` from an
-    annotation) loses that. Bodies that do more than cache the value get no fix.
+    `return <aggregate>`), so every access runs a query. No fix when code anywhere in
+    the project assigns the cached attribute from outside the class (weblate's prefetch
+    writing `project.__dict__["has_alerts"]`, pretix's stats setting
+    `item.has_variations`, a queryset helper setting `_task_count_cache` from an
+    annotation), which a `@property` would ignore or refuse. Bodies that do more than
+    cache the value get no fix.
 
     ## Options
     Opt-in: on with `strict = true`, `--strict` or `--select TXL303`. Most instance
@@ -570,6 +580,34 @@ class InstanceCountNeverRefreshed(Rule):
             path="datasets/models.py",
         ),
         Invalid(
+            "cached_property_prefetched_through_dict_has_no_fix",
+            dedent("""
+                from django.db import models
+                from django.db.models import Count
+                from django.utils.functional import cached_property
+
+
+                def prefetch_alert_flags(projects):
+                    counts = dict(
+                        Project.objects.filter(pk__in=[p.pk for p in projects])
+                        .annotate(alerts=Count("component__alert"))
+                        .values_list("pk", "alerts")
+                    )
+                    for project in projects:
+                        project.__dict__["has_alerts"] = bool(counts.get(project.pk))
+
+
+                class Project(models.Model):
+                    name = models.CharField(max_length=100)
+
+                    @cached_property
+                    def has_alerts(self):  # TXL303
+                        return self.alerts.exists()
+            """),
+            fixed=None,  # a `@property` would ignore the prefetched value in `__dict__`
+            path="projects/models.py",
+        ),
+        Invalid(
             "two_cached_counts_on_one_model",
             dedent("""
                 from django.db import models
@@ -702,4 +740,5 @@ class InstanceCountNeverRefreshed(Rule):
                 f"`{cache.label}` caches `{snippet(model, cache.aggregate)}` on the instance and nothing in the class "
                 "resets it; return the fresh value",
                 fresh_value_fix(model, cache, self.fix_title or ""),
+                why_no_fresh_value_fix(model, cache),
             )
