@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from txlint import __version__
+from txlint import __version__, signals
 
 CACHE_DIR_NAME = ".txlint_cache"
 CACHE_DIR_ENV = "TXLINT_CACHE_DIR"
@@ -128,15 +128,26 @@ class Store:
         data = marshal.dumps((entries, {**their_meta, **self.meta}))
         try:
             _ensure_cache_dir(os.path.dirname(self.path))
-            descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".tmp-")
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, self.path)
+            _replace(self.path, data)
         except OSError as error:
             return f"cannot write the cache {self.path}: {error.strerror or error}"
         self.dirty = False
         return None
+
+
+def _replace(path: str, data: bytes) -> None:
+    """Write `path` in one rename; no temporary file stays behind, even on a signal."""
+    with signals.deferred():
+        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
 
 
 def _load(path: str) -> tuple[dict[str, Entry], dict[str, Any]]:

@@ -1,13 +1,15 @@
 """`txlint [PATHS]`: the command-line adapter. It owns all file access and all output.
 
-Exit status: 0 nothing found, 1 findings (or files that could not be read or parsed),
-2 usage, configuration or internal error.
+Exit status: 0 nothing found; 1 findings (files that could not be read, decoded, parsed
+or written are TXL000 findings), or internal errors while other files were checked; 2
+usage or configuration errors, or nothing could be checked at all (see `exit_status`).
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import io
 import os
 import stat
@@ -15,12 +17,13 @@ import subprocess
 import sys
 import tempfile
 import tokenize
+import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 
-from txlint import __version__
+from txlint import __version__, signals
 from txlint.cache import (
     CACHE_DIR_ENV, CACHE_DIR_NAME, Entry, Stamp, Store, content_hash, default_cache_dir, digest, stamp_of,
 )
@@ -37,6 +40,7 @@ from txlint.rule import Rule
 from txlint.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass
@@ -118,10 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"# {rule.code} {rule.summary} ({rule.name})\n\n{rule.documentation()}")
         return EXIT_CLEAN
     try:
-        return _run(args)
+        with signals.handled():
+            return _run(args)
     except (ConfigError, UsageError) as error:
         print(f"txlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except signals.Interrupted as interruption:
+        print(f"txlint: {interruption}; no file was left half-written", file=sys.stderr)
+        return 128 + interruption.signum
 
 
 def _rule_table() -> str:
@@ -143,7 +151,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"txlint: error: {path}: no such file or directory", file=sys.stderr)
     base = _effective_config(config_for_file(os.path.join(os.getcwd(), "-")), args)
     excludes = [*(base.exclude if base.exclude is not None else DEFAULT_EXCLUDES), *base.extend_exclude]
-    files = sorted(set(discover([p for p in paths if os.path.exists(p)], excludes, base.respect_gitignore)))
+    unreadable: list[tuple[str, OSError]] = []
+    found = discover([p for p in paths if os.path.exists(p)], excludes, base.respect_gitignore, _collect(unreadable))
+    files = sorted(set(found))
     if args.changed_since:
         files = [path for path in files if os.path.abspath(path) in changed_files(args.changed_since)]
     reports = check_files(files, args)
@@ -151,9 +161,27 @@ def _run(args: argparse.Namespace) -> int:
     internal_errors = [report for report in reports if report.error]
     for report in internal_errors:
         print(f"txlint: error: {report.path}: {report.error}", file=sys.stderr)
-    if missing or internal_errors:
+    for directory, error in unreadable:
+        print(f"txlint: error: {directory}: cannot read directory: {error.strerror or error}", file=sys.stderr)
+    return exit_status(reports, usage_error=bool(missing), walk_error=bool(unreadable), diff=args.diff)
+
+
+def _collect(problems: list[tuple[str, OSError]]) -> Callable[[str, OSError], None]:
+    return lambda path, error: problems.append((path, error))
+
+
+def exit_status(reports: Sequence[FileReport], usage_error: bool, walk_error: bool, diff: bool) -> int:
+    """0 clean; 1 findings, or files or folders that failed while others were checked; 2 usage
+    errors, or nothing could be checked at all (every file failed, or no folder could be read).
+
+    Unreadable, undecodable and unparseable files are TXL000 findings, as in flake8 (E902, E999).
+    """
+    failed = sum(1 for report in reports if report.error)
+    if usage_error or (failed == len(reports) and (failed or walk_error)):
         return EXIT_ERROR
-    if args.diff:
+    if failed or walk_error:
+        return EXIT_FINDINGS
+    if diff:
         return EXIT_FINDINGS if any(report.diff for report in reports) else EXIT_CLEAN
     return EXIT_FINDINGS if any(report.diagnostics for report in reports) else EXIT_CLEAN
 
@@ -300,7 +328,7 @@ def _lookup(store: Store, path: str, context: FileContext, args: argparse.Namesp
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
-        return FileReport(path, [_file_error(f"cannot read file: {error.strerror or error}")])
+        return FileReport(path, [_file_error(f"cannot read file: {_read_problem(path, error)}")])
     content = content_hash(data)
     entry = store.matching(absolute, content)
     cached = _cached_report(path, entry, context, args) if entry is not None else None
@@ -364,6 +392,12 @@ def _detached(diagnostic: Diagnostic) -> Diagnostic:
     return replace(diagnostic, fix=Fix(fix.title, fix.safety, ()) if fix is not None else None)
 
 
+def _read_problem(path: str, error: OSError) -> str:
+    if error.errno == errno.ENOENT and os.path.islink(path):
+        return "dangling symbolic link"
+    return error.strerror or str(error)
+
+
 def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool) -> FileReport:
     report = FileReport(path)
     try:
@@ -392,7 +426,12 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
                         )
                     )
                 elif write:
-                    _write_atomically(path, result.source.encode(encoding), data)
+                    problem = _write_fixed(path, result.source, encoding, data)
+                    if problem is not None:
+                        # `fixed` stays set: this report describes a fix attempt, not the file, so it is not cached.
+                        report.fixes_applied = 0
+                        unfixed = analyse(source, rules, source_file, settings, respect_noqa).diagnostics
+                        report.diagnostics = [_file_error(f"cannot write fixes: {problem}"), *unfixed]
             report.diagnostics = [d for d in report.diagnostics if not config.ignores(path, d.code)]
         else:
             # SARIF carries each fix's result, and fixes apply to the whole module.
@@ -401,11 +440,16 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
             module = analysis.module
             if args.format == "sarif" and module is not None:
                 report.previews = [apply_fixes(module, [d.fix]) if d.fix else None for d in report.diagnostics]
-    except ConcurrentModification as error:
-        report.error = str(error)
     except Exception as error:  # one broken file must not stop the run
-        report.error = f"internal error: {type(error).__name__}: {error}"
+        report.error = internal_error(error)
     return report
+
+
+def internal_error(error: Exception) -> str:
+    """One line for a bug report: the exception and where txlint raised it."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.startswith(PACKAGE)]
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"internal error: {type(error).__name__}: {error}{where}"
 
 
 def decode_source(data: bytes) -> tuple[str, str]:
@@ -418,29 +462,53 @@ def _file_error(message: str) -> Diagnostic:
     return Diagnostic(PARSE_ERROR, message, 1, 0, 1, 0)
 
 
-class ConcurrentModification(Exception):
+class NotWritten(Exception):
+    """A fixed file that txlint must not write; the message says why."""
+
+
+class ConcurrentModification(NotWritten):
     pass
 
 
+def _write_fixed(path: str, text: str, encoding: str, original: bytes) -> str | None:
+    """Why the fixed text was not written, or None once it is."""
+    try:
+        _write_atomically(path, text.encode(encoding), original)
+    except UnicodeEncodeError:
+        return f"the fixed code cannot be encoded in {encoding}"
+    except NotWritten as error:
+        return str(error)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def _write_atomically(path: str, data: bytes, original: bytes) -> None:
-    """Replace the file in one rename, keeping its mode; never over someone else's edit."""
+    """Replace the file in one rename, keeping its mode; never over someone else's edit.
+
+    A rename ignores the file's own permissions, so a read-only file is refused here.
+    Signals wait until the file is replaced or the temporary file is gone.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     mode = stat.S_IMODE(os.stat(path).st_mode)
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".txlint-", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        with open(path, "rb") as handle:
-            if handle.read() != original:
-                raise ConcurrentModification("the file changed while txlint was fixing it; not written")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    if not mode & 0o222 or not os.access(path, os.W_OK):
+        raise NotWritten("the file is read-only")
+    with signals.deferred():
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".txlint-", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, mode)
+            with open(path, "rb") as handle:
+                if handle.read() != original:
+                    raise ConcurrentModification("the file changed while txlint was fixing it")
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
 
 
 def _reported(reports: list[FileReport], args: argparse.Namespace) -> list[Reported]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 DEFAULT_EXCLUDES = (
@@ -161,16 +161,32 @@ class Excludes:
         return any(fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(relative, glob) for glob in self.globs)
 
 
-def discover(paths: Sequence[str], excludes: Sequence[str] = DEFAULT_EXCLUDES, respect_gitignore: bool = True) -> Iterator[str]:
-    """Files to check, in a stable order: named files as given, folders walked."""
+OnError = Callable[[str, OSError], None]
+
+
+def _skip(path: str, error: OSError) -> None:
+    pass
+
+
+def discover(
+    paths: Sequence[str],
+    excludes: Sequence[str] = DEFAULT_EXCLUDES,
+    respect_gitignore: bool = True,
+    on_error: OnError = _skip,
+) -> Iterator[str]:
+    """Files to check, in a stable order: named files as given, folders walked.
+
+    Symbolic links to folders are not followed (a link to a parent would loop), links
+    to files are. A folder that cannot be listed goes to `on_error` and is skipped.
+    """
     for root in paths:
         if not os.path.isdir(root):
             yield root
             continue
-        yield from _walk(root, Excludes.of(excludes), respect_gitignore)
+        yield from _walk(root, Excludes.of(excludes), respect_gitignore, on_error)
 
 
-def _walk(root: str, excludes: Excludes, respect_gitignore: bool) -> Iterator[str]:
+def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnError) -> Iterator[str]:
     inherited = _enclosing_ignore_files(root) if respect_gitignore else []
     stack: list[tuple[str, list[IgnoreFile]]] = [(root, inherited)]
     while stack:
@@ -181,7 +197,8 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool) -> Iterator[st
                 ignore_files = [*ignore_files, own]
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-        except OSError:
+        except OSError as error:
+            on_error(directory, error)
             continue
         subdirectories = []
         folder = os.path.relpath(directory, root).replace(os.sep, "/")
@@ -189,8 +206,8 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool) -> Iterator[st
             relative = entry.name if folder == "." else f"{folder}/{entry.name}"
             try:
                 is_dir = entry.is_dir()
-            except OSError:
-                continue
+            except OSError:  # a symbolic link loop: reading it will tell
+                is_dir = False
             if excludes.match(entry.name, relative) or _ignored(entry.path, is_dir, ignore_files):
                 continue
             if is_dir:

@@ -25,6 +25,7 @@ from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.outline import Outline
 from txlint.noqa import NoqaFilter
+from txlint.parsing import TOO_DEEP, PythonVerdict, python_verdict
 from txlint.positions import all_positions, positions_of
 from txlint.pruning import pruned_source
 from txlint.rule import Finding, Rule
@@ -80,6 +81,21 @@ def analyse(
     functions that hold findings) and every node's position resolved (fixes need them
     to tell overlapping edits apart); otherwise only the statements holding findings are.
     """
+    try:
+        return _lint(source, rules, source_file, settings, respect_noqa, full_positions)
+    except RecursionError:
+        return Analysis([_parse_error(1, 0, TOO_DEEP)])
+
+
+def _lint(
+    source: str,
+    rules: Sequence[Rule],
+    source_file: SourceFile,
+    settings: Settings,
+    respect_noqa: bool,
+    full_positions: bool,
+) -> Analysis:
+    """`analyse`, except that code nested too deeply for libcst's recursive walks raises RecursionError."""
     analysis = _analyse(source, rules, source_file, settings, full_positions)
     if respect_noqa and analysis.diagnostics:
         noqa = NoqaFilter(source)
@@ -96,8 +112,10 @@ def _analyse(
     candidates = candidate_rules(source, rules, settings)
     if not candidates:
         return Analysis([])
-    tree, syntax_error, refused = (source_file.tree, None, False) if source_file.tree else _python_parse(source)
-    if refused and syntax_error is not None:
+    verdict = PythonVerdict(source_file.tree) if source_file.tree else python_verdict(source)
+    tree, problem = verdict.tree, verdict.problem
+    syntax_error = _parse_error(problem.line, problem.column, problem.reason) if problem else None
+    if verdict.refused and syntax_error is not None:
         return Analysis([syntax_error])
     parsed = source
     if FAST_PATH and tree is not None:
@@ -114,7 +132,7 @@ def _analyse(
     except cst.ParserSyntaxError as error:
         # CPython's message and position, where it has one, are the ones users know.
         return Analysis([syntax_error or _parse_error(error.raw_line, error.raw_column, str(error).splitlines()[0])])
-    except (RecursionError, MemoryError, ValueError) as error:
+    except (MemoryError, ValueError) as error:
         return Analysis([_parse_error(1, 0, f"{type(error).__name__}: {error}")])
     django = DjangoModule(model)
     findings = [finding for rule in candidates for finding in rule.check(django)]
@@ -166,11 +184,26 @@ def fix_source(
     The result always parses: a round whose output does not is discarded. Findings
     silenced by `# noqa` (with `respect_noqa`) are not fixed.
     """
+    try:
+        return _fix_rounds(source, rules, source_file, settings, unsafe, respect_noqa)
+    except RecursionError:
+        # Fixes need every node's position and a transform of the whole tree: code
+        # nested too deeply for those recursive walks is reported as linting sees it.
+        return FixResult(source, 0, analyse(source, rules, source_file, settings, respect_noqa).diagnostics)
+
+
+def _fix_rounds(
+    source: str, rules: Sequence[Rule], source_file: SourceFile, settings: Settings, unsafe: bool, respect_noqa: bool
+) -> FixResult:
     applied = 0
-    analysis = analyse(source, rules, source_file, settings, respect_noqa, full_positions=True)
+    analysis = _lint(source, rules, source_file, settings, respect_noqa, full_positions=True)
     for _ in range(MAX_FIX_ROUNDS):
         fixes = [d.fix for d in analysis.diagnostics if _applicable(d.fix, unsafe)]
         if not fixes or analysis.module is None:
+            break
+        if analysis.module.code != source:
+            # libcst drops the last newline of a file whose lines end in a lone CR.
+            LOG.warning("%s: not fixed: libcst does not reproduce this file exactly", source_file.path)
             break
         chosen = _non_overlapping(fixes, analysis.positions)
         new_source = apply_fixes(analysis.module, chosen)
@@ -178,7 +211,7 @@ def fix_source(
             break
         source = new_source
         applied += len(chosen)
-        analysis = analyse(source, rules, source_file, settings, respect_noqa, full_positions=True)
+        analysis = _lint(source, rules, source_file, settings, respect_noqa, full_positions=True)
     return FixResult(source, applied, analysis.diagnostics)
 
 
@@ -267,27 +300,6 @@ def _diagnostic(finding: Finding, positions: dict[int, CodeRange]) -> Diagnostic
         fix=finding.fix,
         no_fix_reason=finding.no_fix_reason,
     )
-
-
-def _python_parse(source: str) -> tuple[ast.Module | None, Diagnostic | None, bool]:
-    """CPython's verdict on the source, before libcst sees it.
-
-    libcst's native parser overflows its stack (and kills the process) on deeply
-    nested input that CPython rejects cleanly, so such input is refused here. Other
-    syntax errors are returned for reporting, but libcst still gets its chance: it
-    reads syntax newer than the running interpreter. Returns (tree, error, refused);
-    the tree also tells where each top-level statement starts (see `_positions_of`).
-    """
-    try:
-        return ast.parse(source), None, False
-    except (RecursionError, MemoryError):
-        return None, _parse_error(1, 0, "too deeply nested to analyse"), True
-    except SyntaxError as error:
-        line, column = error.lineno or 1, max((error.offset or 1) - 1, 0)
-        refused = "too many nested" in str(error.msg) or "too many levels" in str(error.msg)
-        return None, _parse_error(line, column, str(error.msg)), refused
-    except ValueError as error:  # null bytes
-        return None, _parse_error(1, 0, str(error)), True
 
 
 def _parse_error(line: int, column: int, reason: str) -> Diagnostic:

@@ -12,11 +12,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import libcst as cst
-
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.summary import LOCALS, Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
+from txlint.parsing import parse_module
 from txlint.settings import Settings, contains_any
 
 
@@ -83,10 +82,12 @@ class SourceRecord:
 def summarise_source(
     path: str, source: str, module_name: str | None, is_package: bool, settings: Settings
 ) -> dict[str, FunctionSummary]:
+    module = parse_module(source)
+    if module is None:
+        return {}
     try:
-        module = cst.parse_module(source)
         model = build_model(module, path, module_name, is_package, settings)
-    except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
+    except (RecursionError, MemoryError, ValueError):
         return {}
     return summarise(DjangoModule(model))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from functools import cached_property
 
 # Copied from flake8.defaults so that both tools agree on every spelling.
 NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
@@ -59,7 +60,7 @@ class NoqaFilter:
         self.lines = source.splitlines(keepends=True)
         self._mapping: dict[int, str] | None = None
 
-    @property
+    @cached_property  # asked once per finding: thousands of times in a big file
     def skips_file(self) -> bool:
         return file_is_ignored(self.lines)
 

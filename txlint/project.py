@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
-import libcst as cst
-
 from txlint.discovery import DEFAULT_EXCLUDES, discover
 from txlint.django import DjangoModule
 from txlint.django.caches import assigned_attribute_names, cleared_names
@@ -32,6 +30,7 @@ from txlint.django.summary import Chain, FunctionSummary, PlainSummary
 from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
 from txlint.index import DISPATCH_SHAPE, SourceRecord, build_index, summarise_source
 from txlint.parallel import Workers
+from txlint.parsing import parse_module
 from txlint.paths import module_name_for
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -359,16 +358,16 @@ def _indexed_facts(
 
 
 def _turns_on_atomic_requests(source: str) -> bool:
-    try:
-        return turns_on_atomic_requests(cst.parse_module(source))
-    except (cst.ParserSyntaxError, RecursionError, ValueError):
-        return False
+    module = parse_module(source)
+    return module is not None and turns_on_atomic_requests(module)
 
 
 def _model(source: str, path: str) -> ModuleModel | None:
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError, ValueError):
+    module = parse_module(source)
+    if module is None:
         return None
     module_name, is_package = module_name_for(path)
-    return build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)
+    try:
+        return build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)
+    except (RecursionError, MemoryError, ValueError):
+        return None
