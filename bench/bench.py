@@ -298,7 +298,7 @@ def scenario_warm(bench: Bench) -> list[Check]:
 
 
 def scenario_edit(bench: Bench) -> list[Check]:
-    copy = copy_sources(bench.tree, [path for path, _ in bench.sources], WORK / "tree-edit")
+    copy = copy_tree(bench.tree, WORK / "tree-edit")
     sources = [(copy / path.relative_to(bench.tree), lines) for path, lines in bench.sources]
     command = [bench.tools.txlint, "-v", "--cache-dir", str(fresh_folder(WORK / "cache" / "edit")), str(copy)]
     dispatching = pick_dispatching(sources)
@@ -358,6 +358,14 @@ def fresh_folder(folder: Path) -> Path:
 def mark_project(folder: Path) -> None:
     if not (folder / MARKER).exists():
         (folder / MARKER).write_text(MARKER_TEXT)
+
+
+def copy_tree(tree: Path, target: Path) -> Path:
+    """All of `tree` with its times (the walk over non-Python files costs too), one project at least."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(tree, target, symlinks=True)
+    mark_project(target)
+    return target
 
 
 def copy_sources(tree: Path, files: list[Path], target: Path) -> Path:
