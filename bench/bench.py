@@ -278,7 +278,7 @@ def scenario_fixit(bench: Bench) -> list[Check]:
     per_kloc = median(fixit, "cpu") * 1000 / lines
     if step > 1:
         bench.notes.append(
-            f"fixit: ran once on every {step}th file of the tree ({len(chosen)} files, {lines / 1000:.0f}k lines, "
+            f"fixit: ran once on one file in {step} of the tree ({len(chosen)} files, {lines / 1000:.0f}k lines, "
             f"copied to {where.relative_to(HERE)}; txlint timed on the same copy): {per_kloc:.2f} s CPU "
             f"per 1,000 lines, so about {per_kloc * total / 1000:.0f} s CPU for the whole tree"
         )
