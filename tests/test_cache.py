@@ -127,6 +127,44 @@ def test_an_edit_elsewhere_that_ends_the_chain_clears_the_finding(tmp_path: Path
     assert counts(result)[0] == "4 file(s) indexed, 1 read, 0 parsed"
 
 
+WRAPPERS = """
+from contextlib import contextmanager
+
+from django.db import transaction
+
+
+@contextmanager
+def traced_atomic(name):
+    with transaction.atomic():
+        yield
+"""
+
+BATCH = """
+from .db import traced_atomic
+from .tasks import send_receipt
+
+
+def close_batch(batch):
+    with traced_atomic("close_batch"):
+        batch.save()
+        send_receipt.delay(batch.pk)
+"""
+
+
+def test_an_edit_of_an_atomic_wrapper_changes_findings_in_the_module_importing_it(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    for name, text in {"db.py": WRAPPERS, "batch.py": BATCH}.items():
+        (root / "shop" / name).write_text(text.lstrip())
+        age(root / "shop" / name)
+    assert "batch.py:8:9: TXL101" in txlint(root, ".").stdout
+    wrappers = root / "shop" / "db.py"
+    wrappers.write_text(WRAPPERS.lstrip().replace("    with transaction.atomic():\n        yield", "    yield"))
+    age(wrappers)
+    result = txlint(root, ".")
+    assert "batch.py" not in result.stdout
+    assert counts(result)[0] == "6 file(s) indexed, 1 read, 1 parsed"
+
+
 def test_same_size_same_time_edit_is_caught_while_the_time_is_recent(tmp_path: Path) -> None:
     """git's racily-clean case: a rewrite within the clock's resolution keeps size and mtime.
 

@@ -155,6 +155,10 @@ def test_intake_chains_name_every_link_across_modules(capsys) -> None:
         ("services.py", 15): f"ProjectImporter.schedule -> {enqueue}",
         # an import cycle with mutual recursion: tree_a.walk -> tree_b.visit -> tree_a.walk ...
         ("tree_a.py", 20): f"walk -> visit -> {enqueue}",
+        # atomic wrappers of db.py: a `with` item, a decorator, a package re-export
+        ("batch.py", 11): enqueue,
+        ("batch.py", 17): enqueue,
+        ("batch.py", 23): enqueue,
     }
 
 
@@ -164,6 +168,7 @@ def test_intake_index_knows_the_safe_wrapper_and_the_src_layout() -> None:
     assert "intake.queueing.start_job_on_commit" not in facts.dispatch_chains
     assert "intake.views.reimport.<locals>.kick_off" in facts.dispatch_chains
     assert "intake.tree_a.depth" not in facts.dispatch_chains  # recursion without a dispatch
+    assert facts.atomic_wrappers == {"intake.db.traced_atomic", "intake.db.conditional_atomic"}
 
 
 def test_intake_fixed_by_txlint_reports_nothing_more(tmp_path: Path, capsys) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
-from txlint.django.summary import LOCALS, Chain, FunctionSummary, mention_name, resolve_callee, short_name, summarise
+from txlint.django.names import resolve_callee
+from txlint.django.summary import LOCALS, Chain, FunctionSummary, mention_name, short_name, summarise
 from txlint.parsing import parse_module
 from txlint.settings import Settings, contains_any
 

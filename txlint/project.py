@@ -5,8 +5,10 @@ Which tasks defer to on_commit by their class (pretix's
 another module is not reported; which caches some module clears (`_cache.clear()`,
 `get_site.cache_clear()` in a signal receiver), so that TXL301 stays quiet on them;
 which attributes code sets on other objects (`item.has_variations = ...`), so that
-TXL302/TXL303 do not turn a prefetched cache into a `@property`; and which functions
-dispatch a job through a chain of calls (TXL102). One read of each file,
+TXL302/TXL303 do not turn a prefetched cache into a `@property`; which functions open a
+transaction for their caller (`core.db.traced_atomic`), so that `with traced_atomic():`
+in another module is an atomic context; and which functions dispatch a job through a
+chain of calls (TXL102). One read of each file,
 and a parse only where a text prescan says the file can contribute.
 """
 
@@ -95,7 +97,12 @@ def _clears_an_imported_name(source: str) -> bool:
     return False
 
 
-PlainFacts = tuple[list[str], list[str], dict[str, Chain], bool, list[str]]
+# A wrapper is a `@contextmanager` yielding inside `atomic()` or a function returning
+# `atomic(...)`: only files of that shape are parsed for them.
+WRAPPER_SHAPE = re.compile(r"\bcontextmanager\b[\s\S]*\byield\b|\breturn\b[^\n]*\batomic\s*\(")
+
+
+PlainFacts = tuple[list[str], list[str], dict[str, Chain], bool, list[str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -109,19 +116,20 @@ class ProjectFacts:
     read: int = 0
     parsed: int = 0
     assigned_attributes: frozenset[str] = frozenset()
+    atomic_wrappers: frozenset[str] = frozenset()
 
     def to_plain(self) -> PlainFacts:
         return (
             sorted(self.deferring_tasks), sorted(self.cleared_caches), dict(self.dispatch_chains),
-            self.atomic_requests, sorted(self.assigned_attributes),
+            self.atomic_requests, sorted(self.assigned_attributes), sorted(self.atomic_wrappers),
         )  # fmt: skip
 
     @classmethod
     def from_plain(cls, plain: PlainFacts) -> ProjectFacts:
-        deferring, cleared, chains, atomic_requests, assigned = plain
+        deferring, cleared, chains, atomic_requests, assigned, wrappers = plain
         return cls(
             frozenset(deferring), frozenset(cleared), {k: tuple(v) for k, v in chains.items()}, atomic_requests,
-            assigned_attributes=frozenset(assigned),
+            assigned_attributes=frozenset(assigned), atomic_wrappers=frozenset(wrappers),
         )  # fmt: skip
 
     def applied_to(self, settings: Settings) -> Settings:
@@ -130,12 +138,13 @@ class ProjectFacts:
             deferring_tasks=self.deferring_tasks,
             cleared_caches=self.cleared_caches,
             assigned_attributes=self.assigned_attributes,
+            atomic_wrappers=self.atomic_wrappers,
             dispatch_chains=self.dispatch_chains,
             atomic_requests=self.atomic_requests if settings.atomic_requests is None else settings.atomic_requests,
         )
 
 
-FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -150,22 +159,24 @@ class FileFacts:
     cleared_caches: tuple[str, ...]
     # Attributes the file sets on objects other than self (`item.has_variations = ...`).
     assigned_attributes: tuple[str, ...]
+    # Qualified names of the file's functions that open a transaction for their caller.
+    atomic_wrappers: tuple[str, ...]
 
     def to_plain(self) -> FileFactsPlain:
         return (
             self.words, self.dispatch_shaped, self.atomic_requests,
-            self.deferring_tasks, self.cleared_caches, self.assigned_attributes,
+            self.deferring_tasks, self.cleared_caches, self.assigned_attributes, self.atomic_wrappers,
         )  # fmt: skip
 
     @classmethod
     def from_plain(cls, plain: FileFactsPlain) -> FileFacts:
-        words, shaped, atomic_requests, deferring, cleared, assigned = plain
-        return cls(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), tuple(assigned))
+        words, shaped, atomic_requests, deferring, cleared, assigned, wrappers = plain
+        return cls(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), tuple(assigned), tuple(wrappers))
 
 
 WORD = re.compile(r"\w+")
 # The facts of a file whose facts are being computed.
-NOT_YET_READ = FileFacts("", False, False, (), (), ())
+NOT_YET_READ = FileFacts("", False, False, (), (), (), ())
 
 
 def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
@@ -177,18 +188,22 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
         atomic_requests = _turns_on_atomic_requests(source)
     deferring: list[str] = []
     cleared: list[str] = []
+    wrappers: list[str] = []
     wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
-    if wants_tasks or wants_caches:
+    wants_wrappers = "atomic" in source and bool(WRAPPER_SHAPE.search(source))
+    if wants_tasks or wants_caches or wants_wrappers:
         parsed += 1
         model = _model(source, path)
         if model is not None and wants_tasks:
             deferring = sorted(DjangoModule(model).dispatches.deferring_tasks())
         if model is not None and wants_caches:
             cleared = sorted(cleared_names(model))
+        if model is not None and model.module_name and wants_wrappers:
+            wrappers = [f"{model.module_name}.{name}" for name in DjangoModule(model).transactions.module_wrappers()]
     words = " ".join(sorted(set(WORD.findall(source))))
     shaped = bool(DISPATCH_SHAPE.search(source))
     assigned = tuple(sorted(assigned_attribute_names(source)))
-    return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned), parsed
+    return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned, tuple(wrappers)), parsed
 
 
 @dataclass
@@ -354,6 +369,7 @@ def _indexed_facts(
         store.reads,
         parsed + summariser.parsed,
         frozenset(name for found in files for name in found.facts.assigned_attributes),
+        frozenset(name for found in files for name in found.facts.atomic_wrappers),
     )
 
 

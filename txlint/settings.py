@@ -31,6 +31,10 @@ class Settings:
     # assigns on objects other than `self` (`item.has_variations = ...`,
     # `project.__dict__["has_alerts"] = ...`): prefetches filling an instance cache.
     assigned_attributes: frozenset[str] = frozenset()
+    # Found by the adapters in the project, not configured: qualified names of project
+    # functions that open a transaction for their caller, for the modules that import them
+    # (`core.db.traced_atomic`: a `@contextmanager` yielding inside `atomic()`).
+    atomic_wrappers: frozenset[str] = frozenset()
     # Found by the adapters' project index: function -> the call chain to its dispatch
     # (`core.redis.start_job` -> ("start_job", "Queue.enqueue")), for TXL102.
     dispatch_chains: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
@@ -41,7 +45,7 @@ class Settings:
         Under ATOMIC_REQUESTS a view opens one without naming it: its `request` is enough.
         """
         requests = ("request",) if self.atomic_requests else ()
-        return ("atomic", "RunPython", *requests, *last_names(self.atomic_contexts))
+        return ("atomic", "RunPython", *requests, *last_names(self.atomic_contexts | self.atomic_wrappers))
 
     def dispatch_tokens(self) -> tuple[str, ...]:
         """Text that must appear in a file for it to dispatch a job."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import libcst as cst
 
 ATOMIC = "django.db.transaction.atomic"
@@ -28,6 +30,21 @@ def names_match(qualified: str, configured: str) -> bool:
 
 def matches_any(qualified: str | None, configured: frozenset[str]) -> bool:
     return qualified is not None and any(names_match(qualified, name) for name in configured)
+
+
+def resolve_callee(callee: str, known: Collection[str]) -> str | None:
+    """A callee as the index knows it: exactly, or through a package re-export.
+
+    `from core import start_job` names `core.start_job`, defined in `core.redis`: a
+    unique known function of that name below the package stands for it.
+    """
+    if callee in known:
+        return callee
+    package, _, name = callee.rpartition(".")
+    if not package:
+        return None
+    candidates = [k for k in known if k.startswith(package + ".") and k.endswith("." + name)]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def string_value(node: cst.BaseExpression) -> str | None:

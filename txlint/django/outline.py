@@ -261,7 +261,9 @@ class Outline:
     # transactions (mirrors txlint.django.transactions) -----------------------------------
     @cached_property
     def _atomic_names(self) -> frozenset[str]:
-        return frozenset({"atomic", "method_decorator", *last_names(self.settings.atomic_contexts)})
+        return frozenset(
+            {"atomic", "method_decorator", *last_names(self.settings.atomic_contexts | self.settings.atomic_wrappers)}
+        )
 
     def may_be_atomic(self, expr: ast.expr, wrappers: Container[str] | None = None) -> bool:
         """`Transactions.is_atomic`: atomic, a configured context, method_decorator, a wrapper."""

@@ -6,7 +6,6 @@ adapters can cache it per file and combine the summaries of a whole project.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -118,21 +117,6 @@ def mention_name(qualified: str) -> str:
     """The word a caller's source must contain: `order_paid` for `...order_paid.send`."""
     parts = qualified.split(".")
     return parts[-2] if parts[-1] in SIGNAL_SENDS and len(parts) > 1 else parts[-1]
-
-
-def resolve_callee(callee: str, known: Mapping[str, object]) -> str | None:
-    """A callee as the index knows it: exactly, or through a package re-export.
-
-    `from core import start_job` names `core.start_job`, defined in `core.redis`: a
-    unique known function of that name below the package stands for it.
-    """
-    if callee in known:
-        return callee
-    package, _, name = callee.rpartition(".")
-    if not package:
-        return None
-    candidates = [k for k in known if k.startswith(package + ".") and k.endswith("." + name)]
-    return candidates[0] if len(candidates) == 1 else None
 
 
 def summarise(django: DjangoModule) -> dict[str, FunctionSummary]:

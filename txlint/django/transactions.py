@@ -21,6 +21,7 @@ from txlint.django.names import (
     last_segment,
     matches_any,
     positional_arguments,
+    resolve_callee,
     string_value,
 )
 
@@ -102,12 +103,23 @@ class Transactions:
             arguments = positional_arguments(expr)
             return bool(arguments) and self.is_atomic(arguments[0].value)
         qualified = self.model.qualify(target)
-        if qualified == ATOMIC or matches_any(qualified, self.model.settings.atomic_contexts):
+        if qualified == ATOMIC or matches_any(qualified, self.model.settings.atomic_contexts) or self._imports_wrapper(qualified):
             return not (isinstance(expr, cst.Call) and self._is_read_only(expr))
         if isinstance(target, cst.Name):
             info = self.model.module_level_defs.get(target.value)
             return info is not None and target.value not in self.model.imports.bindings and self.is_wrapper(info)
         return False
+
+    def _imports_wrapper(self, qualified: str | None) -> bool:
+        """A wrapper that the project index found in another module (or its package's re-export)."""
+        wrappers = self.model.settings.atomic_wrappers
+        if qualified is None or not wrappers:
+            return False
+        return matches_any(qualified, wrappers) or resolve_callee(qualified.lstrip("."), wrappers) is not None
+
+    def module_wrappers(self) -> list[str]:
+        """The module-level functions of this module that open a transaction for their caller."""
+        return sorted(name for name, info in self.model.module_level_defs.items() if self.is_wrapper(info))
 
     def is_wrapper(self, info: FunctionInfo) -> bool:
         """A project function that opens a transaction for its caller.

@@ -21,7 +21,8 @@ class JobDispatchedInTransaction(Rule):
     Dramatiq `.send()`, Huey task calls, django-q `async_task()`, Django's tasks
     framework `.enqueue()`, and any function listed in `dispatchers`, inside
     `transaction.atomic()` (as a block, a decorator, a project wrapper such as a
-    `@contextmanager` around `atomic()`, or a migration's `RunPython`).
+    `@contextmanager` around `atomic()`, in this module or imported from another
+    module of the project, or a migration's `RunPython`).
 
     ## Why is this bad?
     The worker can pick the job up before the transaction commits. It then reads
@@ -68,6 +69,24 @@ class JobDispatchedInTransaction(Rule):
     fix_safety = FixSafety.SAFE
 
     valid = (
+        Valid(
+            "imported_context_manager_that_is_not_a_wrapper",
+            """
+            from core.db import timed, traced_atomic
+
+            from .tasks import send_receipt
+
+
+            def checkout(order):
+                with traced_atomic("checkout"):
+                    order.mark_paid()
+                with timed("receipt"):
+                    send_receipt.delay(order.pk)
+            """,
+            path="shop/services.py",
+            # The project index found `traced_atomic`, not `timed`: it opens no transaction.
+            settings=Settings(atomic_wrappers=frozenset({"core.db.traced_atomic"})),
+        ),
         Valid(
             "on_commit_lambda_in_atomic_block",
             """
@@ -1395,6 +1414,36 @@ class JobDispatchedInTransaction(Rule):
             """,
             path="ledger/services.py",
             settings=Settings(atomic_contexts=frozenset({"core.db.locked_atomic"})),
+        ),
+        Invalid(
+            "wrapper_imported_from_another_module",
+            """
+            from core.db import traced_atomic
+
+            from .tasks import send_receipt
+
+
+            @traced_atomic("checkout")
+            def checkout(order):
+                order.mark_paid()
+                send_receipt.delay(order.pk)  # TXL101
+            """,
+            fixed="""
+            from core.db import traced_atomic
+
+            from .tasks import send_receipt
+            from django.db import transaction
+            from functools import partial
+
+
+            @traced_atomic("checkout")
+            def checkout(order):
+                order.mark_paid()
+                transaction.on_commit(partial(send_receipt.delay, order.pk))  # TXL101
+            """,
+            path="shop/services.py",
+            # The project index found `core/db.py`: a `@contextmanager` yielding inside `atomic()`.
+            settings=Settings(atomic_wrappers=frozenset({"core.db.traced_atomic"})),
         ),
         Invalid(
             "multiline_apply_async_with_comment_after_bracket",

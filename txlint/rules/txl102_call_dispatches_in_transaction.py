@@ -8,7 +8,8 @@ from txlint.django import DjangoModule
 from txlint.django.model import CallSite, FrameKind, callee_text
 from txlint.django.outline import FunctionOutline, Outline, OutlineFrame
 from txlint.django.references import deferred_until_commit, why_not_deferred
-from txlint.django.summary import SIGNAL_SENDS, Chain, callee_name, mention_name, resolve_callee, summarise
+from txlint.django.names import resolve_callee
+from txlint.django.summary import SIGNAL_SENDS, Chain, callee_name, mention_name, summarise
 from txlint.django.transactions import Transaction
 from txlint.index import DISPATCH_SHAPE, ProjectIndex
 from txlint.rule import Finding, Invalid, Rule, Valid
