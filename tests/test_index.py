@@ -182,3 +182,43 @@ def test_intake_fixed_by_txlint_reports_nothing_more(tmp_path: Path, capsys) -> 
     # `upload = create_file_upload(...)`: the result is used, so the call cannot wait for the commit
     assert remaining == {("uploads.py", "`create_file_upload()`"), ("views.py", "`create_file_upload()`")}
     assert "transaction.on_commit(kick_off)" in (copy / "src" / "intake" / "views.py").read_text()
+
+
+HELPER_DISPATCHING_IN_ITS_OWN_TRANSACTION = '''
+from django.db import transaction
+
+from .tasks import send_receipt
+
+
+def close(order):
+    with transaction.atomic():
+        order.save()
+        send_receipt.delay(order.pk)
+'''
+
+CALLER = '''
+from django.db import transaction
+
+from .helpers import close
+
+
+def checkout(order):
+    with transaction.atomic():
+        order.lines.update(paid=True)
+        close(order)
+'''
+
+
+def test_findings_listed_after_fix_follow_the_chains_the_fix_cut(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "shop"
+    (root / "shop").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    sources = {"__init__.py": "", "tasks.py": "", "helpers.py": HELPER_DISPATCHING_IN_ITS_OWN_TRANSACTION}
+    for name, text in {**sources, "services.py": CALLER}.items():
+        (root / "shop" / name).write_text(text.lstrip())
+    assert cli.main([str(root), "--no-cache"]) == 1
+    assert "TXL102" in capsys.readouterr().out
+    # The TXL101 fix in helpers.py defers the dispatch: close() no longer dispatches.
+    assert cli.main([str(root), "--no-cache", "--fix"]) == 0
+    assert "TXL102" not in capsys.readouterr().out
+    assert "transaction.on_commit(partial(send_receipt.delay, order.pk))" in (root / "shop" / "helpers.py").read_text()

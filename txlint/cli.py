@@ -157,6 +157,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.changed_since:
         files = [path for path in files if os.path.abspath(path) in changed_files(args.changed_since)]
     reports = check_files(files, args)
+    if args.fix and any(report.fixes_applied for report in reports):
+        _recheck_chained_findings(reports, args)
     _output(reports, args)
     internal_errors = [report for report in reports if report.error]
     for report in internal_errors:
@@ -164,6 +166,27 @@ def _run(args: argparse.Namespace) -> int:
     for directory, error in unreadable:
         print(f"txlint: error: {directory}: cannot read directory: {error.strerror or error}", file=sys.stderr)
     return exit_status(reports, usage_error=bool(missing), walk_error=bool(unreadable), diff=args.diff)
+
+
+# Findings that depend on the project's call chains, which the fixes just written may cut.
+CHAINED_CODES = frozenset({"TXL102", "TXL204"})
+
+
+def _recheck_chained_findings(reports: list[FileReport], args: argparse.Namespace) -> None:
+    """After fixes were written, check again the files whose findings follow a call chain.
+
+    A fix in a helper (`transaction.on_commit(...)` around its dispatch) ends the chains
+    through it, so a caller's TXL102 computed from the facts before the run is gone.
+    """
+    stale = [report for report in reports if any(d.code in CHAINED_CODES for d in report.diagnostics)]
+    if not stale:
+        return
+    project_facts.cache_clear()
+    _context_of.cache_clear()
+    lint_only = argparse.Namespace(**{**vars(args), "fix": False, "verbose": False})
+    for report, fresh in zip(stale, check_files([report.path for report in stale], lint_only)):
+        if fresh.error is None:
+            report.diagnostics = fresh.diagnostics
 
 
 def _collect(problems: list[tuple[str, OSError]]) -> Callable[[str, OSError], None]:
