@@ -78,6 +78,16 @@ def test_json_format_carries_positions_and_fix_safety(write, capsys) -> None:
     assert item["fix_available"] is True and item["fix_safety"] == "safe"
 
 
+def test_json_format_says_why_a_finding_has_no_fix(write, capsys) -> None:
+    source = DISPATCH_IN_ATOMIC.replace("send_receipt.delay(order.pk)", "job = send_receipt.delay(order.pk)")
+    root = write({"app/services.py": source})
+    [item] = json.loads(run([str(root), "--format", "json"], capsys)[1])
+    assert item["fix_available"] is False and item["no_fix_reason"] == "the call's result is used"
+    root = write({"app/other.py": DISPATCH_IN_ATOMIC})
+    [item] = json.loads(run([str(root / "app" / "other.py"), "--format", "json"], capsys)[1])
+    assert item["no_fix_reason"] is None
+
+
 def test_fix_rewrites_file_and_second_fix_changes_nothing(write, capsys) -> None:
     root = write({"app/services.py": DISPATCH_IN_ATOMIC})
     target = root / "app/services.py"

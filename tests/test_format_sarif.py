@@ -126,6 +126,13 @@ def test_schema_check_is_real(validator) -> None:
     assert list(validator.iter_errors(log))
 
 
+def test_a_finding_without_a_fix_says_why_in_its_properties(validator) -> None:
+    finding = Reported("app/views.py", Diagnostic("TXL101", "m", 1, 0, 1, 1, no_fix_reason="the call's result is used"))
+    log = json.loads(sarif.render([finding]))
+    assert_valid(validator, log)
+    assert log["runs"][0]["results"][0]["properties"] == {"noFixReason": "the call's result is used"}
+
+
 def test_empty_run_is_valid(validator, tmp_path, monkeypatch, capsys) -> None:
     (tmp_path / "clean.py").write_text("x = 1\n")
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,4 @@
-"""A JSON list of findings, 1-based columns, with fix availability and safety."""
+"""A JSON list of findings, 1-based columns, with fix availability and safety, or why there is no fix."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def render(findings: Sequence[Reported]) -> str:
             "end_column": f.diagnostic.end_column + 1,
             "fix_available": f.diagnostic.fix is not None,
             "fix_safety": f.diagnostic.fix_safety.value if f.diagnostic.fix_safety else None,
+            "no_fix_reason": f.diagnostic.no_fix_reason,
         }
         for f in findings
     ]

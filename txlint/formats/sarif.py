@@ -106,6 +106,8 @@ def _result(finding: Reported, rule_index: int | None, levels: dict[str, str], f
     fix = _fix(finding)
     if fix is not None:
         result["fixes"] = [fix]
+    if d.no_fix_reason is not None:
+        result["properties"] = {"noFixReason": d.no_fix_reason}
     return result
 
 
