@@ -175,3 +175,34 @@ def test_fix_that_removes_another_findings_reason_wins_the_round() -> None:
     assert "transaction.on_commit(partial(convert_pdf.delay, instance.id))" in result.source
     assert "raise" not in result.source
     assert (result.applied, result.remaining) == (1, [])
+
+
+CAUGHT_INSIDE_AND_AROUND = """
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
+from .tasks import send_receipt
+
+
+def checkout(order):
+    with transaction.atomic():
+        try:
+            send_receipt.delay(order.pk)
+        except OperationalError:
+            pass
+
+
+def retry_checkout(order):
+    try:
+        with transaction.atomic():
+            send_receipt.delay(order.pk)
+    except OperationalError:
+        pass
+"""
+
+
+def test_dispatch_fix_is_unsafe_only_where_a_handler_inside_the_transaction_catches_it() -> None:
+    source_file = SourceFile("shop/services.py", "shop.services")
+    safety = {d.line: d.fix_safety for d in lint_source(CAUGHT_INSIDE_AND_AROUND, default_rules(), source_file)}
+    # Around the `with`: the outermost block commits, and runs the job, inside that `try`.
+    assert safety == {11: FixSafety.UNSAFE, 19: FixSafety.SAFE}

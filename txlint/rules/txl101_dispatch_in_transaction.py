@@ -3,9 +3,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+import libcst as cst
+
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.model import CallSite, callee_text
+from txlint.django.model import CallSite, Frame, FrameKind, callee_text
 from txlint.django.outline import Outline
 from txlint.django.transactions import Transaction
 from txlint.django.references import deferred_until_commit, why_not_deferred
@@ -46,8 +48,10 @@ class JobDispatchedInTransaction(Rule):
     ## Fix safety
     Safe when the call is a statement of its own: it becomes
     `transaction.on_commit(partial(f, *args, **kwargs))`, so the arguments are still
-    evaluated now and the job is sent after the commit (never, on rollback). No fix
-    when the call's result is used (`job = queue.enqueue(...)`) or it is awaited.
+    evaluated now and the job is sent after the commit (never, on rollback). Unsafe
+    when a `try` inside the transaction has handlers around the call: a broker error
+    is then raised by the commit, not caught there. No fix when the call's result is
+    used (`job = queue.enqueue(...)`) or it is awaited.
 
     ## Options
     `dispatchers`: qualified names of project functions that enqueue jobs.
@@ -1416,6 +1420,50 @@ class JobDispatchedInTransaction(Rule):
             settings=Settings(atomic_contexts=frozenset({"core.db.locked_atomic"})),
         ),
         Invalid(
+            "broker_error_caught_inside_the_transaction",
+            """
+            import logging
+
+            from django.db import transaction
+            from kombu.exceptions import OperationalError
+
+            from .tasks import send_receipt
+
+            logger = logging.getLogger(__name__)
+
+
+            def checkout(order):
+                with transaction.atomic():
+                    order.mark_paid()
+                    try:
+                        send_receipt.delay(order.pk)  # TXL101
+                    except OperationalError:
+                        logger.warning("broker down, receipt for %s not sent", order.pk)
+            """,
+            # Unsafe: after the fix the broker error is raised by the commit, past the handler.
+            fixed="""
+            import logging
+
+            from django.db import transaction
+            from kombu.exceptions import OperationalError
+
+            from .tasks import send_receipt
+            from functools import partial
+
+            logger = logging.getLogger(__name__)
+
+
+            def checkout(order):
+                with transaction.atomic():
+                    order.mark_paid()
+                    try:
+                        transaction.on_commit(partial(send_receipt.delay, order.pk))  # TXL101
+                    except OperationalError:
+                        logger.warning("broker down, receipt for %s not sent", order.pk)
+            """,
+            path="shop/services.py",
+        ),
+        Invalid(
             "wrapper_imported_from_another_module",
             """
             from core.db import traced_atomic
@@ -1649,7 +1697,27 @@ class JobDispatchedInTransaction(Rule):
         deferred = deferred_until_commit(django.model, site.frame, site.node, transaction.using)
         if deferred is None:
             return None
-        return Fix(self.fix_title or "", FixSafety.SAFE, (NodeEdit(site.node, deferred.expression),), deferred.imports)
+        safety = FixSafety.UNSAFE if _caught_inside_transaction(site, transaction) else FixSafety.SAFE
+        return Fix(self.fix_title or "", safety, (NodeEdit(site.node, deferred.expression),), deferred.imports)
+
+
+def _caught_inside_transaction(site: CallSite, transaction: Transaction) -> bool:
+    """Whether a `try` inside the transaction has handlers around the dispatch.
+
+    Deferred to the commit, a broker error is raised by the commit, out of reach of
+    the handler that used to catch it (`except OperationalError: logger.warning(...)`).
+    """
+    for frame in site.frame.ancestors():
+        if frame.kind is FrameKind.WITH and _opens(frame, transaction):
+            return False
+        if frame.kind is FrameKind.TRY_BODY and isinstance(frame.node, (cst.Try, cst.TryStar)) and frame.node.handlers:
+            return True
+    return False
+
+
+def _opens(frame: Frame, transaction: Transaction) -> bool:
+    assert isinstance(frame.node, cst.With)
+    return any(item.item is transaction.opener for item in frame.node.items)
 
 
 def _in_async_function(django: DjangoModule, site: CallSite) -> bool:
