@@ -150,6 +150,24 @@ def test_pruned_code_compiles_with_the_same_lines(code: str) -> None:
     assert [line for line in result.splitlines() if "def " in line] == [line for line in code.splitlines() if "def " in line]
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        # factory_boy's mute_signals.wrap_method: the body starts with a decorated def
+        "def wrap(method):\n    @classmethod\n    @wraps(method)\n    def wrapped(*args):\n        return method(*args)\n"
+        "    return wrapped\n",
+        "def build():\n    @ dataclass\n    class Row:\n        x: int\n    return Row\n",
+        "def one_line_decorator():\n    @cache\n    def f(): return 1\n    return f\n",
+    ],
+)
+def test_a_body_starting_with_a_decorated_statement_is_dropped_from_its_first_decorator(code: str) -> None:
+    result = pruned(code)
+    compile(result, "<pruned>", "exec")
+    assert result.count("\n") == code.count("\n")
+    assert "@" not in result
+    assert result.splitlines()[:2] == [code.splitlines()[0], "    pass"]
+
+
 def test_a_site_on_the_module_keeps_everything() -> None:
     source = "def f():\n    return 1\n"
     outline = Outline(ast.parse(source), source, "m.py", "m", False, DEFAULT_SETTINGS)
@@ -237,3 +255,24 @@ def _walk(node):
         for child in value if isinstance(value, (list, tuple)) else (value,):
             if hasattr(child, "children"):
                 yield from _walk(child)
+
+
+def test_a_pruned_module_libcst_refuses_is_analysed_whole_not_reported_as_a_syntax_error(monkeypatch) -> None:
+    code = dedent(
+        """
+        from django.db import transaction
+
+        from .tasks import send_receipt
+
+
+        def save(order):
+            with transaction.atomic():
+                order.save()
+                send_receipt.delay(order.pk)
+        """
+    )
+    rules = [rule() for rule in all_rules()]
+    expected = described(lint_source(code, rules))
+    monkeypatch.setattr(engine, "pruned_source", lambda outline, sites: "def broken(:\n")
+    assert described(lint_source(code, rules)) == expected
+    assert expected and "TXL000" not in expected[0]

@@ -127,7 +127,7 @@ def _analyse(
         if not full_positions:
             parsed = pruned_source(outline, [site for rule in candidates for site in sites[rule.code]])
     try:
-        module = cst.parse_module(parsed)
+        module = _parse_pruned(parsed, source)
         model = build_model(module, source_file.path, source_file.module_name, source_file.is_package, settings)
     except cst.ParserSyntaxError as error:
         # CPython's message and position, where it has one, are the ones users know.
@@ -147,6 +147,17 @@ def _analyse(
         key=lambda d: (d.line, d.column, d.code),
     )
     return Analysis(diagnostics, module, positions)
+
+
+def _parse_pruned(pruned: str, source: str) -> cst.Module:
+    """The pruned module; the whole one should pruning ever leave code libcst refuses,
+    so that no pruning artefact is reported as a syntax error."""
+    try:
+        return cst.parse_module(pruned)
+    except cst.ParserSyntaxError:
+        if pruned is source:
+            raise
+        return cst.parse_module(source)
 
 
 def _location(source_file: SourceFile) -> tuple[str, str | None, bool]:

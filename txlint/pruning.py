@@ -57,7 +57,7 @@ def pruned_source(outline: Outline, sites: Iterable[ast.AST]) -> str:
     for unit in outline.units:
         rows = _blank_body(unit, lines, imports.get(id(unit), [])) if away(unit) else None
         if rows is not None:
-            first = unit.body[0].lineno
+            first = _first_line(unit.body[0])
             pruned[first - 1 : first - 1 + len(rows)] = rows
     loggers = COMMON_LOGGER_NAMES | {name.rsplit(".", 1)[-1] for name in outline.settings.logger_names}
     for statement in _outside_functions(outline.tree.body):
@@ -78,9 +78,13 @@ def _span(site: ast.AST) -> tuple[int, int]:
 def _blank_body(unit: Function, lines: list[str], imports: list[ast.Import | ast.ImportFrom]) -> list[str] | None:
     """The body's lines as `pass` and its imports, blank elsewhere; None to keep it whole
     (a body that starts on the line of its `def`, imports sharing a line)."""
-    first, last = unit.body[0].lineno, unit.end_lineno or unit.lineno
+    statement = unit.body[0]
+    first, last = _first_line(statement), unit.end_lineno or unit.lineno
     head = lines[first - 1]
-    if head[: char_column(head, unit.body[0].col_offset)].strip(INDENT):
+    decorators = _decorators(statement)
+    column = decorators[0].col_offset if decorators else statement.col_offset
+    # Before a decorator's expression stands its `@`.
+    if head[: char_column(head, column)].strip(INDENT) not in (("@",) if decorators else ("",)):
         return None
     indent = head[: len(head) - len(head.lstrip(INDENT))]
     rows: list[str | None] = [None] * (last - first + 1)
@@ -100,6 +104,18 @@ def _blank_body(unit: Function, lines: list[str], imports: list[ast.Import | ast
     if rows[0] is None:
         rows[0] = indent + "pass" + _ending(head)
     return [row if row is not None else _ending(lines[number - 1]) for number, row in enumerate(rows, start=first)]
+
+
+def _decorators(statement: ast.stmt) -> list[ast.expr]:
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return statement.decorator_list
+    return []
+
+
+def _first_line(statement: ast.stmt) -> int:
+    """Where the statement starts: a decorated `def` or `class` at its first decorator."""
+    decorators = _decorators(statement)
+    return decorators[0].lineno if decorators else statement.lineno
 
 
 def _ending(line: str) -> str:
