@@ -198,6 +198,14 @@ def test_mixed_newlines_are_kept_by_fix(tree, capsys) -> None:
     assert FIXED_LINE in data
 
 
+def test_form_feed_page_break_keeps_noqa_on_its_line(tree, capsys) -> None:
+    # CPython and flake8 end lines at CR and LF only, not at a form feed (Emacs' ^L).
+    silenced = GOOD.replace("order.pk)\n", "order.pk)  # noqa: TXL101\n")
+    (tree / "paged.py").write_text("\x0c\n" + silenced + "\x0c\n")
+    status, out, _ = run([str(tree)], capsys)
+    assert status == 1 and lines_for(out, "paged.py") == [] and good_still_reported(out)
+
+
 def test_lone_cr_newlines_are_linted_but_not_fixed(tree, capsys, caplog) -> None:
     # libcst drops such a file's last newline: a fix would change more than it says.
     target = tree / "classic_mac.py"

@@ -43,3 +43,21 @@ def test_untokenizable_source_falls_back_to_the_physical_line() -> None:
     noqa = NoqaFilter('x = """\nunterminated  # noqa\n')
     assert noqa.silences("TXL101", 2)
     assert not noqa.silences("TXL101", 1)
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\x0c", "\x0b", "\x1c", "\x85", "\u2028"],
+    ids=["form-feed", "vertical-tab", "file-separator", "nel", "line-separator"],
+)
+def test_noqa_after_a_character_str_splitlines_splits_at_silences_its_own_line(character: str) -> None:
+    # CPython ends lines at CR and LF only; a page break in a comment shifted nothing for flake8.
+    noqa = NoqaFilter(f"# page {character} break\ntask.delay()  # noqa: TXL101\nother.delay()\n")
+    assert noqa.silences("TXL101", 2)
+    assert not noqa.silences("TXL101", 3)
+
+
+def test_noqa_after_a_multiline_string_covers_every_line_of_it_with_lone_carriage_returns() -> None:
+    noqa = NoqaFilter('x = f("""\ra\r""")  # noqa: TXL101\ry = 1\r')
+    assert noqa.silences("TXL101", 1) and noqa.silences("TXL101", 2)
+    assert not noqa.silences("TXL101", 4)

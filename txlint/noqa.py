@@ -8,7 +8,6 @@ own skips the file.
 
 from __future__ import annotations
 
-import io
 import re
 import tokenize
 from functools import cached_property
@@ -17,17 +16,23 @@ from functools import cached_property
 NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
 NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.IGNORECASE)
 CODE_SEPARATOR = re.compile(r"[,\s]")
+# A line ends as CPython (and flake8, reading the file) ends it; `str.splitlines` also
+# ends lines at form feeds, NEL and more, shifting every `# noqa` after one.
+PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def file_is_ignored(lines: list[str]) -> bool:
     return any(NOQA_FILE.match(line) for line in lines)
 
 
-def noqa_lines(source: str, lines: list[str]) -> dict[int, str]:
+def noqa_lines(lines: list[str]) -> dict[int, str]:
     """Line number -> the text flake8 searches for `# noqa` when reporting on that line."""
     mapping: dict[int, str] = {}
+    # Each line ends in "\n" for tokenize, so that its line numbers are CPython's also
+    # where lines end in a lone carriage return (flake8 reads them as "\n").
+    readline = iter([line.rstrip("\r\n") + "\n" for line in lines]).__next__
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        tokens = list(tokenize.generate_tokens(readline))
     except (tokenize.TokenError, SyntaxError):
         return mapping
     first, last = len(lines) + 2, -1
@@ -57,7 +62,7 @@ class NoqaFilter:
     """Decides, for one file, which diagnostics a `# noqa` comment silences."""
 
     def __init__(self, source: str) -> None:
-        self.lines = source.splitlines(keepends=True)
+        self.lines = PHYSICAL_LINE.findall(source)
         self._mapping: dict[int, str] | None = None
 
     @cached_property  # asked once per finding: thousands of times in a big file
@@ -66,7 +71,7 @@ class NoqaFilter:
 
     def silences(self, code: str, line: int) -> bool:
         if self._mapping is None:
-            self._mapping = noqa_lines("".join(self.lines), self.lines)
+            self._mapping = noqa_lines(self.lines)
         text = self._mapping.get(line)
         if text is None:
             text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""

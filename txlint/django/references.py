@@ -108,12 +108,20 @@ def deferred_until_commit(
         opening, after_callable = cst.SimpleWhitespace(""), cst.SimpleWhitespace(" ")
     callback = cst.Call(
         func=partial.expression,
-        args=[cst.Arg(call.func, comma=cst.Comma(whitespace_after=after_callable)), *call.args],
+        args=[cst.Arg(call.func, comma=cst.Comma(whitespace_after=after_callable)), *map(_parenthesized, call.args)],
         whitespace_before_args=opening,
     )
     return Reference(
         cst.Call(on_commit.expression, [cst.Arg(callback), *extra]), on_commit.imports + partial.imports
     )
+
+
+def _parenthesized(argument: cst.Arg) -> cst.Arg:
+    """The argument, a generator expression in parentheses: only a sole argument may go without."""
+    value = argument.value
+    if isinstance(value, cst.GeneratorExp) and not value.lpar:
+        return argument.with_changes(value=value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+    return argument
 
 
 def why_not_deferred(site: CallSite, using: cst.BaseExpression | None) -> str:

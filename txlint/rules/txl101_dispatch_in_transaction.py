@@ -1357,6 +1357,33 @@ class JobDispatchedInTransaction(Rule):
             path="catalog/importers.py",
         ),
         Invalid(
+            "delay_with_a_bare_generator_argument_keeps_it_parenthesized",
+            """
+            from django.db import transaction
+
+            from .tasks import reserve_stock
+
+
+            def place_order(order):
+                with transaction.atomic():
+                    order.save()
+                    reserve_stock.delay(line.pk for line in order.lines.all())  # TXL101
+            """,
+            fixed="""
+            from django.db import transaction
+
+            from .tasks import reserve_stock
+            from functools import partial
+
+
+            def place_order(order):
+                with transaction.atomic():
+                    order.save()
+                    transaction.on_commit(partial(reserve_stock.delay, (line.pk for line in order.lines.all())))  # TXL101
+            """,
+            path="shop/services.py",
+        ),
+        Invalid(
             "configured_dispatcher_in_atomic_block",
             """
             from django.db import transaction
