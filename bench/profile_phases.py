@@ -32,7 +32,7 @@ from txlint.registry import all_rules
 # script works across versions of the engine.
 ENGINE_PHASES = {
     "candidate_rules": "prescan",
-    "_python_parse": "ast.parse",
+    "python_verdict": "ast.parse",
     "Outline": "ast outline",
     "pruned_source": "prune",
     "build_model": "model",
@@ -129,7 +129,8 @@ def profile(folder: str, strict: bool, timers: Timers) -> dict[str, Any]:
     findings = 0
     with timers.phase("other (read, config, engine glue)"):
         for path in files:
-            report = cli._check_file(path, args)
+            with open(path, "rb") as handle:
+                report = cli._check_source(path, handle.read(), args, write=False)
             findings += len(report.diagnostics)
             if report.error:
                 print(f"{path}: {report.error}", file=sys.stderr)

@@ -75,3 +75,14 @@ def test_double_star_and_character_classes() -> None:
 
 def test_comments_and_blank_lines_are_not_patterns() -> None:
     assert parse_gitignore("# comment\n\n   \n") == []
+
+
+def test_anchored_gitignore_pattern_applies_when_walking_the_current_folder(write, monkeypatch) -> None:
+    root = write({".gitignore": "/generated/\n", "generated/models.py": "", "app/generated/views.py": ""})
+    monkeypatch.chdir(root)
+    assert sorted(discover(["."])) == [os.path.join(".", "app", "generated", "views.py")]
+
+
+def test_last_matching_gitignore_pattern_wins(write) -> None:
+    root = write({".gitignore": "!*.txt\n*.py\n!keep.py\n", "notes.txt": "", "keep.py": "", "drop.py": ""})
+    assert names(root) == ["keep.py"]

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 DEFAULT_EXCLUDES = (
     ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pytest_cache",
@@ -82,26 +83,27 @@ class IgnoreFile:
     base: str  # the folder holding the .gitignore
     patterns: list[IgnorePattern]
 
-    def _relative(self, path: str) -> str | None:
-        """`path` relative to this file's folder, None outside it (string work: the walk's hot path)."""
-        prefix = "" if self.base == os.curdir else self.base.rstrip(os.sep) + os.sep
-        if os.path.isabs(path) == os.path.isabs(self.base) and path.startswith(prefix):
-            return path[len(prefix):].replace(os.sep, "/")
-        relative = os.path.relpath(path, self.base).replace(os.sep, "/")
-        return None if relative.startswith("..") else relative
+    def folder(self, directory: str) -> str | None:
+        """`directory` relative to this file's folder, `/`-separated ("" for the folder itself); None outside it."""
+        relative = os.path.relpath(directory, self.base).replace(os.sep, "/")
+        if relative == os.curdir:
+            return ""
+        return None if relative == os.pardir or relative.startswith(os.pardir + "/") else relative
 
-    def decision(self, path: str, is_dir: bool) -> bool | None:
-        """True ignored, False re-included by `!`, None when no pattern speaks."""
-        relative = self._relative(path)
-        if relative is None:
+    @cached_property
+    def _any(self) -> re.Pattern[str]:
+        """Matches where some pattern does: most paths need no other test."""
+        return re.compile("|".join(f"(?:{pattern.regex.pattern})" for pattern in self.patterns) or "(?!)")
+
+    def decision(self, relative: str, is_dir: bool) -> bool | None:
+        """For a path relative to this file's folder: True ignored, False re-included by `!`,
+        None when no pattern speaks. The last matching pattern wins."""
+        if not self._any.match(relative):
             return None
-        verdict = None
-        for pattern in self.patterns:
-            if pattern.directory_only and not is_dir:
-                continue
-            if pattern.regex.match(relative):
-                verdict = not pattern.negated
-        return verdict
+        for pattern in reversed(self.patterns):
+            if (is_dir or not pattern.directory_only) and pattern.regex.match(relative):
+                return not pattern.negated
+        return None
 
 
 def _read_ignore_file(directory: str, name: str = ".gitignore") -> IgnoreFile | None:
@@ -131,13 +133,21 @@ def _enclosing_ignore_files(directory: str) -> list[IgnoreFile]:
     return list(reversed(found))
 
 
-def _ignored(path: str, is_dir: bool, ignore_files: Sequence[IgnoreFile]) -> bool:
-    verdict = False
-    for ignore_file in ignore_files:
-        decision = ignore_file.decision(path, is_dir)
+# The ignore files that apply in a folder, each with the folder's path relative to its own.
+Applying = tuple[tuple[IgnoreFile, str], ...]
+
+
+def _ignored(name: str, is_dir: bool, applying: Applying) -> bool:
+    """The deepest ignore file with a verdict on the entry `name` decides."""
+    for ignore_file, folder in reversed(applying):
+        decision = ignore_file.decision(f"{folder}/{name}" if folder else name, is_dir)
         if decision is not None:
-            verdict = decision
-    return verdict
+            return decision
+    return False
+
+
+def _below(applying: Applying, name: str) -> Applying:
+    return tuple((ignore_file, f"{folder}/{name}" if folder else name) for ignore_file, folder in applying)
 
 
 @dataclass(frozen=True)
@@ -186,33 +196,44 @@ def discover(
         yield from _walk(root, Excludes.of(excludes), respect_gitignore, on_error)
 
 
-def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnError) -> Iterator[str]:
-    inherited = _enclosing_ignore_files(root) if respect_gitignore else []
-    stack: list[tuple[str, list[IgnoreFile]]] = [(root, inherited)]
-    while stack:
-        directory, ignore_files = stack.pop()
-        if respect_gitignore:
-            own = _read_ignore_file(directory)
-            if own is not None:
-                ignore_files = [*ignore_files, own]
+def _candidates(entries: list[os.DirEntry[str]]) -> list[tuple[str, str, bool]]:
+    """Name, path and is-a-folder of the entries worth matching against the patterns
+    (folders to walk, Python files to check), sorted by name: sorting only these is
+    what keeps a folder of static assets cheap."""
+    candidates = []
+    for entry in entries:
         try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+            is_dir = entry.is_dir()
+        except OSError:  # a symbolic link loop: reading it will tell
+            is_dir = False
+        if (entry.name.endswith(".py") and not is_dir) or (is_dir and not entry.is_symlink()):
+            candidates.append((entry.name, entry.path, is_dir))
+    candidates.sort()
+    return candidates
+
+
+def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnError) -> Iterator[str]:
+    enclosing = _enclosing_ignore_files(root) if respect_gitignore else []
+    inherited = tuple((found, folder) for found in enclosing if (folder := found.folder(root)) is not None)
+    stack: list[tuple[str, str, Applying]] = [(root, "", inherited)]
+    while stack:
+        directory, folder, applying = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
         except OSError as error:
             on_error(directory, error)
             continue
+        if respect_gitignore and any(entry.name == ".gitignore" for entry in entries):
+            own = _read_ignore_file(directory)
+            if own is not None:
+                applying = (*applying, (own, ""))
         subdirectories = []
-        folder = os.path.relpath(directory, root).replace(os.sep, "/")
-        for entry in entries:
-            relative = entry.name if folder == "." else f"{folder}/{entry.name}"
-            try:
-                is_dir = entry.is_dir()
-            except OSError:  # a symbolic link loop: reading it will tell
-                is_dir = False
-            if excludes.match(entry.name, relative) or _ignored(entry.path, is_dir, ignore_files):
+        for name, path, is_dir in _candidates(entries):
+            relative = f"{folder}/{name}" if folder else name
+            if excludes.match(name, relative) or _ignored(name, is_dir, applying):
                 continue
             if is_dir:
-                if not entry.is_symlink():
-                    subdirectories.append((entry.path, ignore_files))
-            elif entry.name.endswith(".py"):
-                yield entry.path
+                subdirectories.append((path, relative, _below(applying, name)))
+            else:
+                yield path
         stack.extend(reversed(subdirectories))

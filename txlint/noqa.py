@@ -69,7 +69,14 @@ class NoqaFilter:
     def skips_file(self) -> bool:
         return file_is_ignored(self.lines)
 
+    @cached_property
+    def _has_noqa(self) -> bool:
+        """Every text searched is a run of the file's lines: without `# noqa` in it, tokenizing it is wasted."""
+        return NOQA_INLINE.search("".join(self.lines)) is not None
+
     def silences(self, code: str, line: int) -> bool:
+        if not self._has_noqa:
+            return False
         if self._mapping is None:
             self._mapping = noqa_lines(self.lines)
         text = self._mapping.get(line)
