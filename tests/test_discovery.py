@@ -86,3 +86,12 @@ def test_anchored_gitignore_pattern_applies_when_walking_the_current_folder(writ
 def test_last_matching_gitignore_pattern_wins(write) -> None:
     root = write({".gitignore": "!*.txt\n*.py\n!keep.py\n", "notes.txt": "", "keep.py": "", "drop.py": ""})
     assert names(root) == ["keep.py"]
+
+
+def test_folders_named_like_modules_are_walked_and_other_files_skipped_in_name_order(write) -> None:
+    root = write({"b.py": "", "a.py/inner.py": "", "static/app.js": "", "README.txt": "", "c/d.py": ""})
+    assert list(discover([str(root)])) == [
+        os.path.join(str(root), "b.py"),
+        os.path.join(str(root), "a.py", "inner.py"),
+        os.path.join(str(root), "c", "d.py"),
+    ]

@@ -63,23 +63,24 @@ class NoqaFilter:
 
     def __init__(self, source: str) -> None:
         self.lines = PHYSICAL_LINE.findall(source)
-        self._mapping: dict[int, str] | None = None
 
     @cached_property  # asked once per finding: thousands of times in a big file
     def skips_file(self) -> bool:
         return file_is_ignored(self.lines)
 
     @cached_property
-    def _has_noqa(self) -> bool:
-        """Every text searched is a run of the file's lines: without `# noqa` in it, tokenizing it is wasted."""
-        return NOQA_INLINE.search("".join(self.lines)) is not None
+    def _noqa_texts(self) -> dict[int, str] | None:
+        """The text each line's `# noqa` is looked for in; None when the file has none,
+        since every such text is a run of its lines and tokenizing it would be wasted."""
+        if NOQA_INLINE.search("".join(self.lines)) is None:
+            return None
+        return noqa_lines(self.lines)
 
     def silences(self, code: str, line: int) -> bool:
-        if not self._has_noqa:
+        noqa_texts = self._noqa_texts
+        if noqa_texts is None:
             return False
-        if self._mapping is None:
-            self._mapping = noqa_lines(self.lines)
-        text = self._mapping.get(line)
+        text = noqa_texts.get(line)
         if text is None:
             text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return is_ignored(code, text)
