@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 from txlint import cli
 from txlint.django.summary import FunctionSummary
-from txlint.index import ProjectIndex
+from txlint.index import FileSummary, ProjectIndex
 from txlint.project import project_facts
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seed_import"
@@ -222,3 +223,61 @@ def test_findings_listed_after_fix_follow_the_chains_the_fix_cut(tmp_path: Path,
     assert cli.main([str(root), "--no-cache", "--fix"]) == 0
     assert "TXL102" not in capsys.readouterr().out
     assert "transaction.on_commit(partial(send_receipt.delay, order.pk))" in (root / "shop" / "helpers.py").read_text()
+
+
+# `shop/orders.py` dispatches itself (so it is summarised first, when no chain is known) and
+# calls `shop.billing.charge`, whose chain is found only two rounds later.
+LATE_CHAIN = {
+    "pyproject.toml": "",
+    "shop/__init__.py": "",
+    "shop/tasks.py": "",
+    "shop/payments.py": """
+        from shop.tasks import capture_task
+
+
+        def capture(payment):
+            capture_task.delay(payment.pk)
+    """,
+    "shop/billing.py": """
+        from shop.payments import capture
+
+
+        def charge(order):
+            capture(order.payment)
+    """,
+    "shop/orders.py": """
+        from shop.billing import charge
+        from shop.tasks import receipt_task
+
+
+        def send_receipt(order):
+            receipt_task.delay(order.pk)
+
+
+        def checkout(order):
+            order.save()
+            charge(order)
+    """,
+}
+
+
+def test_a_file_summarised_early_is_summarised_again_for_a_chain_found_later(write, tmp_path: Path) -> None:
+    root = write(LATE_CHAIN)
+    for path in root.rglob("*.py"):
+        os.utime(path, ns=(10**9, 10**9))  # not racy: the cache trusts their stamps
+    facts = project_facts(str(root), str(tmp_path / "cache"))
+    assert facts.dispatch_chains["shop.orders.checkout"] == ("checkout", "charge", "capture", "capture_task.delay")
+    assert facts.dispatch_chains["shop.orders.send_receipt"] == ("send_receipt", "receipt_task.delay")
+    project_facts.cache_clear()
+    orders = root / "shop" / "orders.py"
+    orders.write_text(orders.read_text() + "\n# touched\n")
+    os.utime(orders, ns=(2 * 10**9, 2 * 10**9))
+    again = project_facts(str(root), str(tmp_path / "cache"))
+    # The cached summaries stand for the chains known: only the changed file is parsed again.
+    assert again.dispatch_chains == facts.dispatch_chains and again.read == 1 and again.parsed == 1
+
+
+def test_a_summary_stands_for_chains_until_one_ends_in_a_name_left_out() -> None:
+    summary = FileSummary({}, frozenset({"charge", "save"}), frozenset({"shop.billing.save"}))
+    assert summary.stands_for(["shop.payments.capture", "shop.billing.save"])
+    assert not summary.stands_for(["shop.billing.charge"])

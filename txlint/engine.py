@@ -25,7 +25,7 @@ from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.outline import Outline
 from txlint.noqa import NoqaFilter
-from txlint.parsing import TOO_DEEP, PythonVerdict, python_verdict
+from txlint.parsing import TOO_DEEP, PythonVerdict, parse_pruned, python_verdict
 from txlint.positions import all_positions, positions_of
 from txlint.pruning import pruned_source
 from txlint.rule import Finding, Rule
@@ -127,7 +127,7 @@ def _analyse(
         if not full_positions:
             parsed = pruned_source(outline, [site for rule in candidates for site in sites[rule.code]])
     try:
-        module = _parse_pruned(parsed, source)
+        module = parse_pruned(parsed, source)
         model = build_model(module, source_file.path, source_file.module_name, source_file.is_package, settings)
     except cst.ParserSyntaxError as error:
         # CPython's message and position, where it has one, are the ones users know.
@@ -147,17 +147,6 @@ def _analyse(
         key=lambda d: (d.line, d.column, d.code),
     )
     return Analysis(diagnostics, module, positions)
-
-
-def _parse_pruned(pruned: str, source: str) -> cst.Module:
-    """The pruned module; the whole one should pruning ever leave code libcst refuses,
-    so that no pruning artefact is reported as a syntax error."""
-    try:
-        return cst.parse_module(pruned)
-    except cst.ParserSyntaxError:
-        if pruned is source:
-            raise
-        return cst.parse_module(source)
 
 
 def _location(source_file: SourceFile) -> tuple[str, str | None, bool]:

@@ -3,20 +3,28 @@
 Built by the adapters (it reads files); the engine receives the result as data in
 `Settings.dispatch_chains`. Only files that can matter are parsed: first those that
 contain a dispatch token, then, round by round, those whose text names a function
-already known to dispatch, until no new file can add a link.
+already known to dispatch, until no new file can add a link. And of a file, only the
+functions that may be in a chain by what is known so far (see txlint.django.reach).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import libcst as cst
 
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.names import resolve_callee
-from txlint.django.summary import LOCALS, Chain, FunctionSummary, mention_name, short_name, summarise
-from txlint.parsing import parse_module
+from txlint.django.summary import LOCALS, SIGNAL_SENDS, Chain, FunctionSummary, mention_name, short_name, summarise
+from txlint.django.outline import Outline
+from txlint.django.reach import KnownChains, may_reach_a_dispatch, open_names
+from txlint.parsing import parse_pruned, python_verdict
+from txlint.prescan import search_word
+from txlint.pruning import pruned_source
 from txlint.settings import Settings, contains_any
 
 
@@ -76,30 +84,80 @@ class SourceRecord:
     text: str
     module_name: str | None
     is_package: bool
-    # DISPATCH_SHAPE matched the source (it needs punctuation the words lack).
+    # `dispatch_shaped` said so of the source (it needs punctuation the words lack).
     dispatch_shaped: bool
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What the index learns from a file: the summaries of its functions that may be in a
+    chain, given the chains known when it was made. Each summary is exact, so it stands
+    for the file until a new chain ends in a name that its other functions call."""
+
+    functions: Mapping[str, FunctionSummary] = field(default_factory=dict)
+    # The last names of what the file's other functions call.
+    open_names: frozenset[str] = frozenset()
+    # The chains known when it was made, of those ending in an open name.
+    considered: frozenset[str] = frozenset()
+
+    def stands_for(self, chains: Iterable[str]) -> bool:
+        """Summarising the file again, knowing `chains`, would find the same."""
+        return all(name in self.considered for name in chains if name.rpartition(".")[2] in self.open_names)
 
 
 def summarise_source(
     path: str, source: str, module_name: str | None, is_package: bool, settings: Settings
-) -> dict[str, FunctionSummary]:
-    module = parse_module(source)
-    if module is None:
-        return {}
+) -> tuple[FileSummary, bool]:
+    """The file's summary, given the chains known so far (`settings.dispatch_chains`):
+    functions that cannot be in a chain are not parsed. The flag says whether libcst parsed the file."""
+    verdict = python_verdict(source)
+    if verdict.refused:
+        return FileSummary(), False
     try:
-        model = build_model(module, path, module_name, is_package, settings)
-    except (RecursionError, MemoryError, ValueError):
-        return {}
-    return summarise(DjangoModule(model))
+        code: str | None = source  # syntax newer than this Python: libcst's tree of all of it
+        unknown = FileSummary()
+        if verdict.tree is not None:
+            code, unknown = _chained_code(verdict.tree, source, path, module_name, is_package, settings)
+        if code is None:
+            return unknown, False
+        model = build_model(parse_pruned(code, source), path, module_name, is_package, settings)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
+        return FileSummary(), True
+    return replace(unknown, functions=summarise(DjangoModule(model))), True
 
 
-# Dispatch shapes, stricter than the rules' prescan tokens (a method may be taken as an
+def _chained_code(
+    tree: ast.Module, source: str, path: str, module_name: str | None, is_package: bool, settings: Settings
+) -> tuple[str | None, FileSummary]:
+    """The source pruned to the functions that may be in a chain (None when there are none),
+    and a summary without functions telling what the others may call."""
+    outline = Outline(tree, source, path, module_name, is_package, settings)
+    known = KnownChains(outline)
+    sends = set(SIGNAL_SENDS) if outline.has_receivers() else set()
+    chained = may_reach_a_dispatch(outline, known, sends)
+    names = open_names(outline, known, chained)
+    unknown = FileSummary({}, names, frozenset(k for k in settings.dispatch_chains if k.rpartition(".")[2] in names))
+    if not chained:
+        return None, unknown
+    return pruned_source(outline, [*(info.node for info in chained), *outline.connections()]), unknown
+
+
+# Dispatch shapes (see txlint.prescan), stricter than the rules' prescan tokens (a method may be taken as an
 # alias: `enqueue = queue.enqueue`). `.send(` alone is every Django signal, so it counts
 # only in a file that also names tasks or actors.
-DISPATCH_SHAPE = re.compile(
-    r"\.(?:delay|apply_async|send_task|enqueue\w*|aenqueue|send_with_options)\b|\.schedule\s*\("
-    r"|\basync_task\s*\(|\bhuey\b|\.send\s*\((?=[\s\S]*\b(?:actor|tasks|jobs)\b)"
-)
+METHOD_SHAPE = re.compile(r"\.(?:(?:delay|apply_async|send_task|enqueue\w*|aenqueue|send_with_options)\b|schedule\s*\()")
+FUNCTION_SHAPE = re.compile(r"async_task\s*\(|huey\b")
+SEND_SHAPE = re.compile(r"\.send\s*\(")
+TASK_WORDS = re.compile(r"(?:actor|tasks|jobs)\b")
+
+
+def dispatch_shaped(source: str) -> bool:
+    if METHOD_SHAPE.search(source):
+        return True
+    if ("async_task" in source or "huey" in source) and search_word(FUNCTION_SHAPE, source):
+        return True
+    send = SEND_SHAPE.search(source)
+    return send is not None and search_word(TASK_WORDS, source, send.end()) is not None
 
 
 def _may_dispatch(record: SourceRecord, settings: Settings) -> bool:
@@ -107,30 +165,47 @@ def _may_dispatch(record: SourceRecord, settings: Settings) -> bool:
     return record.dispatch_shaped or contains_any(record.text, tuple(configured))
 
 
-# The summaries of a batch of files, in order (parsed, or from the cache).
-Summariser = Callable[[list[SourceRecord]], Sequence[Mapping[str, FunctionSummary]]]
+# The summaries of a batch of files, in order, each made knowing (at least) the chains
+# given (parsed, or from the cache).
+Summariser = Callable[[list[SourceRecord], Mapping[str, Chain]], Sequence[FileSummary]]
 
 
 def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_of: Summariser) -> ProjectIndex:
-    """Summarise dispatching files, then only files that name a dispatching function.
+    """Summarise dispatching files, then files that name a dispatching function, and
+    again any summarised file a newly found chain may add to, until nothing changes.
 
     `summaries_of` parses the file or answers from the cache. Only module-level
     functions are followed into other files: a method is reached through `self` in
     its own (already summarised) module.
     """
-    pending = list(records)
-    index = ProjectIndex()
-    batch = [r for r in pending if _may_dispatch(r, settings)]
+    records = list(records)
+    summarised: dict[str, FileSummary] = {}
+    chains: dict[str, Chain] = {}
+    batch = [r for r in records if _may_dispatch(r, settings)]
     while batch:
-        for summaries in summaries_of(batch):
-            index.add(summaries)
-        index.summarised_files += len(batch)
-        done = {id(record) for record in batch}
-        pending = [r for r in pending if id(r) not in done]
-        # Another file can call a module-level function, not a method or a nested function.
-        names = {mention_name(name) for name in index.chains() if "." not in short_name(name) and LOCALS not in name}
-        if not names:
-            break
-        mentions = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")
-        batch = [r for r in pending if mentions.search(r.text)]
+        for record, summary in zip(batch, summaries_of(batch, chains)):
+            summarised[record.path] = summary
+        chains = _index_of(records, summarised).chains()
+        mentions = _mentions(chains)
+        batch = [
+            r for r in records
+            if (r.path in summarised and not summarised[r.path].stands_for(chains))
+            or (r.path not in summarised and mentions is not None and search_word(mentions, r.text) is not None)
+        ]  # fmt: skip
+    return _index_of(records, summarised)
+
+
+def _index_of(records: list[SourceRecord], summarised: Mapping[str, FileSummary]) -> ProjectIndex:
+    """The summaries merged in the files' order, so that the rounds' order cannot matter."""
+    index = ProjectIndex(summarised_files=len(summarised))
+    for record in records:
+        if record.path in summarised:
+            index.add(summarised[record.path].functions)
     return index
+
+
+def _mentions(chains: Mapping[str, Chain]) -> re.Pattern[str] | None:
+    """The words naming a chain that another file can call: a module-level function's
+    (not a method's or a nested function's). Searched after a word boundary."""
+    names = {mention_name(name) for name in chains if "." not in short_name(name) and LOCALS not in name}
+    return re.compile(r"(?:" + "|".join(sorted(map(re.escape, names))) + r")\b") if names else None

@@ -56,3 +56,14 @@ def parse_module(source: str) -> cst.Module | None:
         return cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
         return None
+
+
+def parse_pruned(pruned: str, source: str) -> cst.Module:
+    """libcst's tree of `pruned` (see txlint.pruning), or of the whole `source` should
+    pruning ever leave code libcst refuses: no pruning artefact is a syntax error."""
+    try:
+        return cst.parse_module(pruned)
+    except cst.ParserSyntaxError:
+        if pruned is source:
+            raise
+        return cst.parse_module(source)

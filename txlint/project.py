@@ -30,7 +30,7 @@ from txlint.django.model import ModuleModel, build_model
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain, FunctionSummary, PlainSummary
 from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
-from txlint.index import DISPATCH_SHAPE, SourceRecord, build_index, summarise_source
+from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, summarise_source
 from txlint.parallel import Workers
 from txlint.parsing import parse_module
 from txlint.paths import module_name_for
@@ -144,6 +144,8 @@ class ProjectFacts:
         )
 
 
+# A FileSummary as the cache stores it: (settings key, open names, considered chains, functions).
+CachedSummaries = tuple[str, list[str], list[str], dict[str, PlainSummary]]
 FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
@@ -201,7 +203,7 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
         if model is not None and model.module_name and wants_wrappers:
             wrappers = [f"{model.module_name}.{name}" for name in DjangoModule(model).transactions.module_wrappers()]
     words = " ".join(sorted(set(WORD.findall(source))))
-    shaped = bool(DISPATCH_SHAPE.search(source))
+    shaped = dispatch_shaped(source)
     assigned = tuple(sorted(assigned_attribute_names(source)))
     return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned, tuple(wrappers)), parsed
 
@@ -212,8 +214,8 @@ class _ProjectFile:
     stamp: Stamp | None
     content: str
     facts: FileFacts
-    # The cache's (index settings key, summaries), if it has them.
-    summaries: tuple[str, dict[str, PlainSummary]] | None = None
+    # The cache's summaries, if it has them.
+    summaries: CachedSummaries | None = None
     # The text, when it was read in this run.
     source: str | None = None
 
@@ -222,7 +224,7 @@ class _ProjectFile:
         text = self.source if self.source is not None else self.facts.words
         return SourceRecord(self.path, text, module_name, is_package, self.facts.dispatch_shaped)
 
-    def cached(self) -> tuple[FileFactsPlain, tuple[str, dict[str, PlainSummary]] | None]:
+    def cached(self) -> tuple[FileFactsPlain, CachedSummaries | None]:
         return self.facts.to_plain(), self.summaries
 
 
@@ -275,37 +277,57 @@ def _from_entry(path: str, entry: Entry) -> _ProjectFile:
 
 @dataclass
 class _Summariser:
-    """The index's summaries of files: from the cache when made with the same settings, else parsed (in parallel)."""
+    """The index's summaries of files: the cache's when made with the same settings and
+    standing for the chains known now, else parsed (in parallel)."""
 
     store: Store
     settings: Settings
     files: dict[str, _ProjectFile]
     workers: Workers
+    # The chains of the last run: a file parsed knowing them too is seldom parsed again
+    # in a later round (a summary made knowing more chains is as exact).
+    hint: Mapping[str, Chain]
     parsed: int = 0
 
-    def __call__(self, records: list[SourceRecord]) -> list[dict[str, FunctionSummary]]:
+    def __call__(self, records: list[SourceRecord], chains: Mapping[str, Chain]) -> list[FileSummary]:
         key = digest(canonical(self.settings.dispatchers), canonical(self.settings.deferring_tasks))
-        missing = [r for r in records if (self.files[r.path].summaries or ("",))[0] != key]
-        jobs = [(r.path, self._source(r.path), r.module_name, r.is_package, self.settings) for r in missing]
-        for record, summaries in zip(missing, self.workers.map(_summarise_job, jobs)):
+        cached = {r.path: _decoded(self.files[r.path].summaries, key) for r in records}
+        missing = [r for r in records if not _stands_for(cached[r.path], chains)]
+        settings = replace(self.settings, dispatch_chains={**self.hint, **chains})
+        jobs = [(r.path, self._source(r.path), r.module_name, r.is_package, settings) for r in missing]
+        for record, (summary, parsed) in zip(missing, self.workers.map(_summarise_job, jobs)):
+            self.parsed += parsed
             found = self.files[record.path]
-            found.summaries = key, {name: summary.to_plain() for name, summary in summaries.items()}
+            found.summaries = _encoded(summary, key)
+            cached[record.path] = summary
             self.store.record(found.path, found.stamp, found.content, found.cached())
-        self.parsed += len(missing)
-        return [_decoded(self.files[record.path].summaries) for record in records]
+        return [cached[record.path] or FileSummary() for record in records]
 
     def _source(self, path: str) -> str:
         source = self.files[path].source
         return source if source is not None else _read_text(path)
 
 
-def _summarise_job(job: tuple[str, str, str | None, bool, Settings]) -> dict[str, FunctionSummary]:
+def _summarise_job(job: tuple[str, str, str | None, bool, Settings]) -> tuple[FileSummary, bool]:
     return summarise_source(*job)
 
 
-def _decoded(summaries: tuple[str, dict[str, PlainSummary]] | None) -> dict[str, FunctionSummary]:
-    assert summaries is not None
-    return {name: FunctionSummary.from_plain(plain) for name, plain in summaries[1].items()}
+def _stands_for(summary: FileSummary | None, chains: Mapping[str, Chain]) -> bool:
+    return summary is not None and summary.stands_for(chains)
+
+
+def _encoded(summary: FileSummary, key: str) -> CachedSummaries:
+    functions = {name: function.to_plain() for name, function in summary.functions.items()}
+    return key, sorted(summary.open_names), sorted(summary.considered), functions
+
+
+def _decoded(cached: CachedSummaries | None, key: str) -> FileSummary | None:
+    """The cached summary, if it was made with the settings of `key`."""
+    if cached is None or cached[0] != key:
+        return None
+    _, names, considered, functions = cached
+    plain = {name: FunctionSummary.from_plain(function) for name, function in functions.items()}
+    return FileSummary(plain, frozenset(names), frozenset(considered))
 
 
 def _read_text(path: str) -> str:
@@ -340,7 +362,8 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
     if remembered is not None and remembered[0] == signature:
         facts = replace(ProjectFacts.from_plain(remembered[1]), files=len(files), read=store.reads)
     else:
-        facts = _indexed_facts(store, files, configured, workers, parsed)
+        hint = ProjectFacts.from_plain(remembered[1]).dispatch_chains if remembered is not None else {}
+        facts = _indexed_facts(store, files, configured, workers, parsed, hint)
         store.remember("facts", (signature, facts.to_plain()))
     warning = store.save()
     if warning is not None:
@@ -353,12 +376,17 @@ def plain_settings(settings: Settings) -> object:
 
 
 def _indexed_facts(
-    store: Store, files: list[_ProjectFile], configured: Settings, workers: Workers, parsed: int
+    store: Store,
+    files: list[_ProjectFile],
+    configured: Settings,
+    workers: Workers,
+    parsed: int,
+    hint: Mapping[str, Chain],
 ) -> ProjectFacts:
     deferring = frozenset(task for found in files for task in found.facts.deferring_tasks)
     # Transaction-aware tasks are not dispatches: the index must know them first.
     settings = replace(configured, deferring_tasks=deferring)
-    summariser = _Summariser(store, settings, {found.path: found for found in files}, workers)
+    summariser = _Summariser(store, settings, {found.path: found for found in files}, workers, hint)
     index = build_index([found.record() for found in files], settings, summariser)
     return ProjectFacts(
         deferring,

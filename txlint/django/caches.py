@@ -30,6 +30,7 @@ from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django.imports import dotted_name
 from txlint.django.model import LAYOUT_FIELDS, FunctionInfo, ModuleModel
 from txlint.django.names import matches_any, string_value
+from txlint.prescan import NAME_CHAR, line_start, search_after, search_indented, search_word
 from txlint.settings import contains_any
 
 _MEMO_KEY = ("txlint.django.caches", 0)
@@ -1348,25 +1349,26 @@ def _return(value: cst.BaseExpression, replaced: cst.BaseStatement) -> cst.Simpl
 
 
 # text prescans: a file without these cannot hold the pattern, and is never parsed ------------
-AGGREGATE_TEXT = re.compile(r"\.count\(\)|\.exists\(\)|\.aggregate\(|\blen\([\w.]*\.(?:all|filter|exclude)\(")
-INSTANCE_CACHE_TEXT = re.compile(
-    r"cached_property|lru_cache|^[ \t]*@[\w.]*cache\b|\b[gh][ea][st]attr\(\s*self\b|\bself\.\w+ is None|__dict__",
-    re.MULTILINE,
-)
+# (see txlint.prescan for why no pattern starts with `\b`, `^` or a lookbehind)
+AGGREGATE_METHOD = re.compile(r"\.(?:count\(\)|exists\(\)|aggregate\()")
+LEN_OF_QUERY = re.compile(r"len\([\w.]*\.(?:all|filter|exclude)\(")
+# At the start of a line, after blanks: `@lru_cache`, `@functools.cache`.
+CACHE_DECORATOR = re.compile(r"@[\w.]*cache\b")
+ATTRIBUTE_OF_SELF = re.compile(r"[gh][ea][st]attr\(\s*self\b")
+SELF_IS_NONE = re.compile(r"self\.\w+ is None")
 AGGREGATE_TOKENS = ("count()", "exists()", "aggregate(", "len(")
 INSTANCE_CACHE_TOKENS = ("cache", "hasattr", "getattr", " is None", "__dict__")
 WRITER_TOKENS = ("create(", "add(", "remove(", "clear(", "set(", "delete(", "update(")
 QUERY_TOKENS = ("objects", "_manager", ".count()", ".exists()", ".aggregate(", "_or_404", ".filter(", ".all()",
                 "values_list(", ".values(", ".exclude(", "select_related(")  # fmt: skip
-LRU_CACHE_TEXT = re.compile(r"^[ \t]*@[\w.]*cache\b", re.MULTILINE)
 EMPTY_CONTAINER_TEXT = re.compile(
     r"^([ \t]*)(\w+)[ \t]*(?::[^=\n]+)?=[ \t]*(?:\{\}|\[\]|dict\(\)|list\(\)|(?:collections\.)?(?:defaultdict|OrderedDict)\()",
     re.MULTILINE,
 )
-_FILL_TEXT = (
-    r"{prefix}{name}(?:\[[^\]\n]*\])+\s*=[^=]"
-    r"|{prefix}{name}(?:\[[^\]\n]*\])*\.(?:setdefault|update|append|extend|add|insert)\("
-)
+# Where EMPTY_CONTAINER_TEXT can match: the lines holding such a value.
+EMPTY_CONTAINER_VALUE = re.compile(r"=[ \t]*(?:\{\}|\[\]|dict\(\)|list\(\)|(?:collections\.)?(?:defaultdict|OrderedDict)\()")
+# After `(?<![\w.])` (a module-level container) or `\.` (an attribute).
+_FILL_TEXT = r"{name}(?:(?:\[[^\]\n]*\])+\s*=[^=]|(?:\[[^\]\n]*\])*\.(?:setdefault|update|append|extend|add|insert)\()"
 
 
 def may_hold_instance_cache(source: str) -> bool:
@@ -1375,8 +1377,23 @@ def may_hold_instance_cache(source: str) -> bool:
         "self." in source
         and contains_any(source, AGGREGATE_TOKENS)
         and contains_any(source, INSTANCE_CACHE_TOKENS)
-        and AGGREGATE_TEXT.search(source) is not None
-        and INSTANCE_CACHE_TEXT.search(source) is not None
+        and _has_aggregate_text(source)
+        and _has_instance_cache_text(source)
+    )
+
+
+def _has_aggregate_text(source: str) -> bool:
+    """`.count()`, `.exists()`, `.aggregate(`, `len(qs.all(`."""
+    return AGGREGATE_METHOD.search(source) is not None or search_word(LEN_OF_QUERY, source) is not None
+
+
+def _has_instance_cache_text(source: str) -> bool:
+    """`cached_property`, `lru_cache`, a `@...cache` decorator, `hasattr(self`, `self.x is None`, `__dict__`."""
+    return (
+        contains_any(source, ("cached_property", "lru_cache", "__dict__"))
+        or search_indented(CACHE_DECORATOR, source) is not None
+        or search_word(ATTRIBUTE_OF_SELF, source) is not None
+        or search_word(SELF_IS_NONE, source) is not None
     )
 
 
@@ -1385,10 +1402,32 @@ def may_hold_process_cache(source: str) -> bool:
     a module-level one by name (`_cache[key] = ...`, `_cache.setdefault(...)`), an indented
     one (a class attribute; function locals look the same) through an attribute
     (`cls._cache[key] = ...`)."""
-    if "cache" in source and LRU_CACHE_TEXT.search(source):
+    if "cache" in source and search_indented(CACHE_DECORATOR, source):
         return True
     if not contains_any(source, ("{}", "[]", "dict()", "list()", "defaultdict(", "OrderedDict(")):
         return False
+    for module_level, name in _empty_containers(source):
+        # A fill has `[` or `.` right after the name (and, unless module-level, `.` before it).
+        head = name if module_level else "." + name
+        if head + "[" not in source and head + "." not in source:
+            continue
+        fill = re.compile(_FILL_TEXT.format(name=name))
+        if (search_after(fill, source, NAME_CHAR) if module_level else re.search(r"\." + fill.pattern, source)):
+            return True
+    return False
+
+
+def _empty_containers(source: str) -> set[tuple[bool, str]]:
+    """(module level, name) of each `name = {}` (or `[]`, `dict()`, ...) at the start of a line."""
+    containers: set[tuple[bool, str]] = set()
+    lines: set[int] = set()
+    for value in EMPTY_CONTAINER_VALUE.finditer(source):
+        first = line_start(source, value.start())
+        match = EMPTY_CONTAINER_TEXT.match(source, first) if first not in lines else None
+        lines.add(first)
+        if match is not None:
+            containers.add((match.group(1) == "", match.group(2)))
+    return containers
     containers = {(match.group(1) == "", match.group(2)) for match in EMPTY_CONTAINER_TEXT.finditer(source)}
     for module_level, name in containers:
         prefix = r"(?<![\w.])" if module_level else r"\."

@@ -16,18 +16,27 @@ from txlint.django.imports import dotted_name
 from txlint.django.model import ModuleModel
 from txlint.django.orm import QUERYSET_STEPS, caught_types
 from txlint.django.reads import names_read
+from txlint.prescan import search_word
 
 BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"})
-# Text prescan for a broad clause: `except:`, `except Exception`, `except (ValueError, Exception)`.
-BROAD_CLAUSE = re.compile(r"\bexcept\s*:|\bexcept\b[^:]*Exception\b")
+# Text prescans (see txlint.prescan: each pattern follows a word boundary).
+# A broad clause: `except:`, `except Exception`, `except (ValueError, Exception)`.
+BROAD_CLAUSE = re.compile(r"except(?:\s*:|\b[^:]*Exception\b)")
 # A broad handler whose first statement already leaves no trace (TXL202 needs all of
 # them to): `pass`, `continue`, `...`, a string, `print(`, a debug/info/`.log(` call.
 SILENT_BROAD_HANDLER = re.compile(
-    r"\bexcept\b(?:\s*|[^:]*Exception\b[^:]*):[ \t]*(?:#[^\n]*)?\s*"
+    r"except\b(?:\s*|[^:]*Exception\b[^:]*):[ \t]*(?:#[^\n]*)?\s*"
     r"(?:pass\b|continue\b|\.\.\.|print\s*\(|[rRbBuUfF]*['\"]|[^\n]*?\.(?:debug|info|log)\s*\()"
 )
 # A broad handler that binds the exception (`except Exception as e:`): TXL203 needs it.
-BROAD_BOUND_HANDLER = re.compile(r"\bexcept\b[^:]*Exception\b[^:]*\bas\s+\w+\s*:")
+BROAD_BOUND_HANDLER = re.compile(r"except\b[^:]*Exception\b[^:]*\bas\s+\w+\s*:")
+BARE_CLAUSE = re.compile(r"except\s*:")
+
+
+def may_have(handler_text: re.Pattern[str], source: str) -> bool:
+    """A prescan above matches somewhere in `source`."""
+    return "except" in source and search_word(handler_text, source) is not None
+
 
 # ---------------------------------------------------------------------------------------
 # the `except` clause

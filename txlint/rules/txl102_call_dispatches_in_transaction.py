@@ -5,13 +5,14 @@ from collections.abc import Iterator
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.model import CallSite, FrameKind, callee_text
-from txlint.django.outline import FunctionOutline, Outline, OutlineFrame
+from txlint.django.model import CallSite, callee_text
+from txlint.django.outline import Outline
+from txlint.django.reach import KnownChains, may_reach_a_dispatch
 from txlint.django.references import deferred_until_commit, why_not_deferred
 from txlint.django.names import resolve_callee
 from txlint.django.summary import SIGNAL_SENDS, Chain, callee_name, mention_name, summarise
 from txlint.django.transactions import Transaction
-from txlint.index import DISPATCH_SHAPE, ProjectIndex
+from txlint.index import ProjectIndex, dispatch_shaped
 from txlint.rule import Finding, Invalid, Rule, Valid
 from txlint.settings import Settings, contains_any
 
@@ -632,16 +633,16 @@ class CallDispatchesInTransaction(Rule):
     def could_match(self, source: str, settings: Settings) -> bool:
         if not contains_any(source, settings.atomic_tokens()):
             return False
-        if DISPATCH_SHAPE.search(source):
+        if dispatch_shaped(source):
             return True  # a chain may start in this module
         return any(mention_name(name) in source for name in settings.dispatch_chains)
 
     def sites(self, outline: Outline) -> list[ast.AST]:
         """Calls in a transaction to a function that may be in a chain, and every function
         of the module that may be in one: the module's own chains are built from them."""
-        known = _KnownChains(outline)
+        known = KnownChains(outline)
         sends = set(SIGNAL_SENDS) if outline.has_receivers() else set()
-        chained = _may_reach_a_dispatch(outline, known, sends)
+        chained = may_reach_a_dispatch(outline, known, sends)
         names = sends | {info.node.name for info in chained}
         calls = [
             call
@@ -685,60 +686,6 @@ class CallDispatchesInTransaction(Rule):
         if deferred is None:
             return None
         return Fix(self.fix_title or "", FixSafety.UNSAFE, (NodeEdit(site.node, deferred.expression),), deferred.imports)
-
-
-class _KnownChains:
-    """The project's chains (`Settings.dispatch_chains`), matched as `resolve_callee` does."""
-
-    def __init__(self, outline: Outline) -> None:
-        self.outline = outline
-        self.by_name: dict[str, list[str]] = {}
-        for key in outline.settings.dispatch_chains:
-            self.by_name.setdefault(key.rsplit(".", 1)[-1], []).append(key)
-
-    def may_resolve(self, call: ast.Call, frame: OutlineFrame) -> bool:
-        """Whether `callee_name` of the call may resolve to a known chain."""
-        if not self.by_name:
-            return False
-        for callee in self._callees(call, frame):
-            package, _, name = callee.rpartition(".")
-            keys = self.by_name.get(name, [])
-            if callee in keys or (package and any(key.startswith(package + ".") for key in keys)):
-                return True
-        return False
-
-    def _callees(self, call: ast.Call, frame: OutlineFrame) -> set[str]:
-        func, scope = call.func, frame.scope()
-        if (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and func.value.id == "self"
-            and scope.kind is FrameKind.FUNCTION
-            and scope.parent is not None
-            and isinstance(scope.parent.node, ast.ClassDef)
-        ):
-            prefix = f"{self.outline.module_name}." if self.outline.module_name else ""
-            return {f"{prefix}{scope.parent.node.name}.{func.attr}"}
-        return {name.lstrip(".") for name in self.outline.qualified_names(func)}
-
-
-def _may_reach_a_dispatch(outline: Outline, known: _KnownChains, sends: set[str]) -> list[FunctionOutline]:
-    """Functions that may dispatch, directly or through calls to a known chain or (by last
-    name) to a function of the module that may."""
-    found = [
-        info
-        for info in outline.functions
-        if any(
-            outline.may_dispatch(call) or known.may_resolve(call, info.frame)
-            for call in outline.calls_by_scope.get(id(info.frame), ())
-        )
-    ]
-    while True:
-        names = sends | {info.node.name for info in found}
-        more = [info for info in outline.calling(names, outline.functions) if info not in found]
-        if not more:
-            return found
-        found += more
 
 
 def _chains(django: DjangoModule) -> dict[str, Chain]:

@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 
 import libcst as cst
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.exceptions import ends_with_bare_raise, narrowest_exceptions
+from txlint.django.exceptions import BARE_CLAUSE, ends_with_bare_raise, may_have, narrowest_exceptions
 from txlint.django.outline import Outline
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
-
-BARE_EXCEPT = re.compile(r"\bexcept\s*:")
 
 
 class BareExcept(Rule):
@@ -642,7 +639,7 @@ class BareExcept(Rule):
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
-        return "except" in source and BARE_EXCEPT.search(source) is not None
+        return may_have(BARE_CLAUSE, source)
 
     def sites(self, outline: Outline) -> list[ast.AST]:
         return [

@@ -16,6 +16,7 @@ from txlint.django.exceptions import (
     expression_call,
     is_broad,
     is_placeholder,
+    may_have,
     statements,
     uses_name,
     with_statements,
@@ -673,7 +674,7 @@ class SilencedException(Rule):
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
-        return "except" in source and SILENT_BROAD_HANDLER.search(source) is not None
+        return may_have(SILENT_BROAD_HANDLER, source)
 
     def sites(self, outline: Outline) -> list[ast.AST]:
         return [

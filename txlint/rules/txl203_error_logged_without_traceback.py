@@ -7,7 +7,7 @@ import libcst as cst
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
-from txlint.django.exceptions import BROAD_BOUND_HANDLER, bound_name, is_broad, uses_name
+from txlint.django.exceptions import BROAD_BOUND_HANDLER, bound_name, is_broad, may_have, uses_name
 from txlint.django.logs import LogCall, Loggers
 from txlint.django.model import FrameKind
 from txlint.django.outline import Outline, OutlineFrame, names_in
@@ -636,7 +636,7 @@ class ErrorLoggedWithoutTraceback(Rule):
     def could_match(self, source: str, settings: Settings) -> bool:
         if not ("error(" in source or "critical(" in source or "fatal(" in source or ".log(" in source):
             return False
-        return "except" in source and BROAD_BOUND_HANDLER.search(source) is not None
+        return may_have(BROAD_BOUND_HANDLER, source)
 
     def sites(self, outline: Outline) -> list[ast.AST]:
         found: list[ast.AST] = []

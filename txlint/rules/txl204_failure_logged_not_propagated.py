@@ -14,6 +14,7 @@ from txlint.django.exceptions import (
     expression_call,
     is_broad,
     is_placeholder,
+    may_have,
     statements,
 )
 from txlint.django.logs import LEVELS, Loggers
@@ -696,7 +697,7 @@ class FailureLoggedNotPropagated(Rule):
     )
 
     def could_match(self, source: str, settings: Settings) -> bool:
-        return "except" in source and BROAD_CLAUSE.search(source) is not None
+        return may_have(BROAD_CLAUSE, source)
 
     def sites(self, outline: Outline) -> list[ast.AST]:
         effects = {
