@@ -107,6 +107,11 @@ class Store:
         entry = self.entries.get(path)
         return entry if entry is not None and entry.content == content else None
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the store keeps what is recorded (not with --no-cache)."""
+        return self.path is not None
+
     def record(self, path: str, stamp: Stamp | None, content: str, value: Any) -> None:
         if self.path is None or stamp is None:
             return

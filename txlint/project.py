@@ -154,7 +154,8 @@ class FileFacts:
     """What one file tells the project by itself, whatever the other files say."""
 
     # Every word of the source, space-separated: enough for the index's prescans later.
-    words: str
+    # None until the cache needs it (a run without cache never does).
+    words: str | None
     dispatch_shaped: bool
     atomic_requests: bool
     deferring_tasks: tuple[str, ...]
@@ -165,6 +166,7 @@ class FileFacts:
     atomic_wrappers: tuple[str, ...]
 
     def to_plain(self) -> FileFactsPlain:
+        assert self.words is not None
         return (
             self.words, self.dispatch_shaped, self.atomic_requests,
             self.deferring_tasks, self.cleared_caches, self.assigned_attributes, self.atomic_wrappers,
@@ -178,7 +180,7 @@ class FileFacts:
 
 WORD = re.compile(r"\w+")
 # The facts of a file whose facts are being computed.
-NOT_YET_READ = FileFacts("", False, False, (), (), (), ())
+NOT_YET_READ = FileFacts(None, False, False, (), (), (), ())
 
 
 def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
@@ -202,10 +204,9 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
             cleared = sorted(cleared_names(model))
         if model is not None and model.module_name and wants_wrappers:
             wrappers = [f"{model.module_name}.{name}" for name in DjangoModule(model).transactions.module_wrappers()]
-    words = " ".join(sorted(set(WORD.findall(source))))
     shaped = dispatch_shaped(source)
     assigned = tuple(sorted(assigned_attribute_names(source)))
-    return FileFacts(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned, tuple(wrappers)), parsed
+    return FileFacts(None, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned, tuple(wrappers)), parsed
 
 
 @dataclass
@@ -221,10 +222,12 @@ class _ProjectFile:
 
     def record(self) -> SourceRecord:
         module_name, is_package = module_name_for(self.path)
-        text = self.source if self.source is not None else self.facts.words
+        text = self.source if self.source is not None else self.facts.words or ""
         return SourceRecord(self.path, text, module_name, is_package, self.facts.dispatch_shaped)
 
     def cached(self) -> tuple[FileFactsPlain, CachedSummaries | None]:
+        if self.facts.words is None and self.source is not None:
+            self.facts = replace(self.facts, words=" ".join(sorted(set(WORD.findall(self.source)))))
         return self.facts.to_plain(), self.summaries
 
 
@@ -259,7 +262,7 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> tuple[li
     for project_file, (facts, parses) in zip(unknown, workers.map(_file_facts_of, unknown)):
         project_file.facts = facts
         parsed += parses
-    for project_file in found:
+    for project_file in found if store.enabled else ():
         if project_file.stamp is not None and project_file.source is not None:
             store.record(project_file.path, project_file.stamp, project_file.content, project_file.cached())
     return found, parsed
@@ -300,7 +303,8 @@ class _Summariser:
             found = self.files[record.path]
             found.summaries = _encoded(summary, key)
             cached[record.path] = summary
-            self.store.record(found.path, found.stamp, found.content, found.cached())
+            if self.store.enabled:
+                self.store.record(found.path, found.stamp, found.content, found.cached())
         return [cached[record.path] or FileSummary() for record in records]
 
     def _source(self, path: str) -> str:
