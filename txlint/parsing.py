@@ -13,6 +13,7 @@ import ast
 from dataclasses import dataclass
 
 import libcst as cst
+from libcst import CSTNode
 
 TOO_DEEP = "too deeply nested to analyse"
 
@@ -53,7 +54,7 @@ def parse_module(source: str) -> cst.Module | None:
     if python_verdict(source).refused:
         return None
     try:
-        return cst.parse_module(source)
+        return unvalidated_parse(source)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
         return None
 
@@ -62,8 +63,29 @@ def parse_pruned(pruned: str, source: str) -> cst.Module:
     """libcst's tree of `pruned` (see txlint.pruning), or of the whole `source` should
     pruning ever leave code libcst refuses: no pruning artefact is a syntax error."""
     try:
-        return cst.parse_module(pruned)
+        return unvalidated_parse(pruned)
     except cst.ParserSyntaxError:
         if pruned is source:
             raise
+        return unvalidated_parse(source)
+
+
+def unvalidated_parse(source: str) -> cst.Module:
+    """`libcst.parse_module`, without validating each node the parser builds.
+
+    Every node runs `_validate()` as it is constructed (`CSTNode.__post_init__`), which
+    guards trees built by hand; a tree libcst's parser builds from source is valid by
+    construction, and validating it is 14% of the parse (libcst's own source notes the
+    cost). Nodes built later (fixes) are validated as usual. Not for threads that build
+    nodes meanwhile: txlint parses in one thread per process.
+    """
+    validate = CSTNode.__post_init__
+    CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign,assignment]
+    try:
         return cst.parse_module(source)
+    finally:
+        CSTNode.__post_init__ = validate  # type: ignore[method-assign]
+
+
+def _no_validation(node: CSTNode) -> None:
+    return None
