@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from txlint.discovery import DEFAULT_EXCLUDES, discover, parse_gitignore
+from txlint.discovery import DEFAULT_EXCLUDES, discover, files_below, parse_gitignore, remembered_walks
 
 
 def names(root: Path, **kwargs) -> list[str]:
@@ -95,3 +95,42 @@ def test_folders_named_like_modules_are_walked_and_other_files_skipped_in_name_o
         os.path.join(str(root), "a.py", "inner.py"),
         os.path.join(str(root), "c", "d.py"),
     ]
+
+
+REPOSITORY = {
+    ".git/HEAD": "",
+    ".gitignore": "/shop/local.py\ngenerated/\n",
+    "shop/pyproject.toml": "",
+    "shop/local.py": "",
+    "shop/views.py": "",
+    "shop/sub/.gitignore": "*_pb2.py\n/only_here.py\n",
+    "shop/sub/api_pb2.py": "",
+    "shop/sub/only_here.py": "",
+    "shop/sub/deeper/only_here.py": "",
+    "shop/sub/deeper/generated/x.py": "",
+    "shop/build/lib.py": "",
+    "blog/models.py": "",
+}
+
+
+def test_a_remembered_walk_lists_each_folder_below_as_walking_it_would(write) -> None:
+    root = write(REPOSITORY)
+    with remembered_walks():
+        top = list(discover([str(root)]))
+        for folder in ["shop", "shop/sub", "shop/sub/deeper", "blog"]:
+            expected = [os.path.abspath(path) for path in discover([str(root / folder)])]
+            assert files_below(str(root / folder)) == expected and expected, folder
+        # Folders it cannot answer for: above the walk, or with nothing it found below.
+        assert files_below(str(root.parent)) is None
+        assert files_below(str(root / "shop" / "build")) is None
+        assert files_below(str(root / "shop" / "sub" / "deeper" / "generated")) is None
+    assert len(top) == 3
+    assert files_below(str(root / "shop")) is None  # forgotten after the run
+
+
+def test_walks_with_other_excludes_are_not_remembered(write) -> None:
+    root = write(REPOSITORY)
+    with remembered_walks():
+        list(discover([str(root)], excludes=(*DEFAULT_EXCLUDES, "sub")))
+        list(discover([str(root / "blog")], respect_gitignore=False))
+        assert files_below(str(root / "shop")) is None and files_below(str(root / "blog")) is None

@@ -27,14 +27,14 @@ from txlint import __version__, signals
 from txlint.cache import (
     CACHE_DIR_ENV, CACHE_DIR_NAME, Entry, Stamp, Store, content_hash, default_cache_dir, digest, stamp_of,
 )
-from txlint.config import Config, ConfigError, config_for_file, with_overrides
+from txlint.config import Config, ConfigError, config_for_directory, config_for_file, with_overrides
 from txlint.diagnostics import Diagnostic, Fix, FixSafety
-from txlint.discovery import DEFAULT_EXCLUDES, discover
+from txlint.discovery import DEFAULT_EXCLUDES, discover, remembered_walks
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
 from txlint.formats import Reported, formatters
 from txlint.parallel import Workers
 from txlint.paths import module_name_for
-from txlint.project import plain_settings, project_facts, project_root
+from txlint.project import plain_settings, project_facts, project_root, project_root_of
 from txlint.registry import all_rules, rule_for, selected_rules
 from txlint.rule import Rule
 from txlint.settings import Settings
@@ -145,6 +145,11 @@ def _run(args: argparse.Namespace) -> int:
     args.cache_dir = _cache_dir(args)
     if args.stdin_filename:
         return _run_stdin(args)
+    with remembered_walks():
+        return _run_paths(args)
+
+
+def _run_paths(args: argparse.Namespace) -> int:
     paths = args.paths or ["."]
     missing = [path for path in paths if not os.path.exists(path)]
     for path in missing:
@@ -183,6 +188,7 @@ def _recheck_chained_findings(reports: list[FileReport], args: argparse.Namespac
         return
     project_facts.cache_clear()
     _context_of.cache_clear()
+    _directory_context.cache_clear()
     lint_only = argparse.Namespace(**{**vars(args), "fix": False, "verbose": False})
     for report, fresh in zip(stale, check_files([report.path for report in stale], lint_only)):
         if fresh.error is None:
@@ -253,15 +259,19 @@ class UsageError(Exception):
 
 
 def _effective_config(config: Config, args: argparse.Namespace) -> Config:
-    return with_overrides(
-        config,
-        select=tuple(args.select) if args.select else None,
-        ignore=tuple(args.ignore) if args.ignore else None,
-        extend_select=tuple(args.extend_select) if args.extend_select else None,
-        strict=args.strict,
-        exclude=tuple(args.exclude) if args.exclude is not None else None,
-        extend_exclude=tuple(args.extend_exclude) if args.extend_exclude else None,
-        respect_gitignore=args.respect_gitignore,
+    return with_overrides(config, **dict(_overrides(args)))
+
+
+def _overrides(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
+    """The command line's configuration values, hashable (None: not given)."""
+    return (
+        ("select", tuple(args.select) if args.select else None),
+        ("ignore", tuple(args.ignore) if args.ignore else None),
+        ("extend_select", tuple(args.extend_select) if args.extend_select else None),
+        ("strict", args.strict),
+        ("exclude", tuple(args.exclude) if args.exclude is not None else None),
+        ("extend_exclude", tuple(args.extend_exclude) if args.extend_exclude else None),
+        ("respect_gitignore", args.respect_gitignore),
     )
 
 
@@ -280,8 +290,17 @@ class FileContext:
 
 
 def _context(path: str, args: argparse.Namespace) -> FileContext:
-    config = _effective_config(config_for_file(path), args)
-    return _context_of(config, project_root(path), args.cache_dir, not args.disable_noqa, args.jobs)
+    directory = os.path.dirname(os.path.abspath(path))
+    return _directory_context(directory, _overrides(args), args.cache_dir, not args.disable_noqa, args.jobs)
+
+
+@lru_cache(maxsize=4096)
+def _directory_context(
+    directory: str, overrides: tuple[tuple[str, object], ...], cache_dir: str | None, respect_noqa: bool, jobs: int
+) -> FileContext:
+    """A file's context depends on its folder only (configuration and project are found from there)."""
+    config = with_overrides(config_for_directory(directory), **dict(overrides))
+    return _context_of(config, project_root_of(directory), cache_dir, respect_noqa, jobs)
 
 
 @lru_cache(maxsize=256)

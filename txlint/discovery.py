@@ -10,6 +10,7 @@ import fnmatch
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -193,7 +194,46 @@ def discover(
         if not os.path.isdir(root):
             yield root
             continue
-        yield from _walk(root, Excludes.of(excludes), respect_gitignore, on_error)
+        if _walks is None or tuple(excludes) != DEFAULT_EXCLUDES or not respect_gitignore:
+            yield from _walk(root, Excludes.of(excludes), respect_gitignore, on_error)
+            continue
+        found = []
+        for path in _walk(root, Excludes.of(excludes), respect_gitignore, on_error):
+            found.append(os.path.abspath(path))
+            yield path
+        _walks[os.path.abspath(root)] = found
+
+
+# The default walks of the current run (see `remembered_walks`), by folder: what they found.
+_walks: dict[str, list[str]] | None = None
+
+
+@contextmanager
+def remembered_walks() -> Iterator[None]:
+    """Within the block, `discover` remembers the folders it walks with the default
+    excludes, and `files_below` answers from them: the project index lists a project's
+    files without walking it again. Forgotten after, so that no later run sees stale files."""
+    global _walks
+    _walks = {}
+    try:
+        yield
+    finally:
+        _walks = None
+
+
+def files_below(root: str) -> list[str] | None:
+    """`discover([root])` for an absolute `root`, from a remembered walk of it or of a folder
+    above it that found a file below it (so no folder on the way there was excluded);
+    None when there is no such walk."""
+    for walked, found in (_walks or {}).items():
+        if root == walked:
+            return list(found)
+        if root.startswith(walked.rstrip(os.sep) + os.sep):
+            prefix = root.rstrip(os.sep) + os.sep
+            below = [path for path in found if path.startswith(prefix)]
+            if below:
+                return below
+    return None
 
 
 def _candidates(entries: list[os.DirEntry[str]]) -> list[tuple[str, str, bool]]:

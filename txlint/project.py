@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
-from txlint.discovery import DEFAULT_EXCLUDES, discover
+from txlint.discovery import DEFAULT_EXCLUDES, discover, files_below
 from txlint.django import DjangoModule
 from txlint.django.caches import assigned_attribute_names, cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
@@ -41,11 +41,12 @@ PROJECT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "setup.py", ".git
 
 def project_root(path: str) -> str:
     """The nearest folder above `path` with a project marker; else its top-level package's parent."""
-    return _project_root_of(os.path.dirname(os.path.abspath(path)))
+    return project_root_of(os.path.dirname(os.path.abspath(path)))
 
 
 @lru_cache(maxsize=4096)
-def _project_root_of(directory: str) -> str:
+def project_root_of(directory: str) -> str:
+    """`project_root` of the files in `directory` (an absolute path)."""
     current = directory
     while True:
         if any(os.path.exists(os.path.join(current, marker)) for marker in PROJECT_MARKERS):
@@ -358,7 +359,8 @@ def project_facts(root: str, cache_dir: str | None = None, jobs: int = 1) -> Pro
 
 def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> ProjectFacts:
     store = Store.open(cache_dir, f"project-{digest(root)}")
-    files, parsed = _project_files(store, list(discover([root], DEFAULT_EXCLUDES)), workers)
+    paths = files_below(root)
+    files, parsed = _project_files(store, paths if paths is not None else list(discover([root], DEFAULT_EXCLUDES)), workers)
     configured = config_for_directory(root).settings
     # The same files with the same configuration make the same facts.
     signature = digest(plain_settings(configured), [(found.path, found.content) for found in files])
