@@ -245,3 +245,24 @@ def test_store_entries_need_the_recorded_stamp(tmp_path: Path) -> None:
     assert store.matching(str(target), "hash") is not None and store.matching(str(target), "other") is None
     target.write_text("x = 2\n")  # just now: its stamp cannot be trusted yet
     assert stamp_of(str(target))[0] == UNVERIFIED_SIZE
+
+
+def test_saving_keeps_what_another_run_saved_meanwhile_and_drops_files_that_are_gone(tmp_path: Path) -> None:
+    files = [tmp_path / f"{name}.py" for name in ("a", "b", "c", "gone")]
+    for path in files:
+        path.write_text("x = 1\n")
+    ours, theirs = (Store.open(str(tmp_path / "cache"), "test") for _ in range(2))
+    theirs.record(str(files[1]), (6, 1), "b", "theirs")
+    theirs.record(str(files[3]), (6, 1), "gone", "theirs")
+    assert theirs.save() is None
+    files[3].unlink()
+    ours.record(str(files[0]), (6, 1), "a", "ours")
+    assert ours.save() is None  # the store file changed since `ours` read it: merged
+    again = Store.open(str(tmp_path / "cache"), "test")
+    assert again.fresh(str(files[0]), (6, 1)) is not None and again.fresh(str(files[1]), (6, 1)) is not None
+    assert again.matching(str(files[3]), "gone") is None
+    # Unchanged since read: saved without reading it again, still whole.
+    again.record(str(files[2]), (6, 1), "c", "again")
+    assert again.save() is None
+    final = Store.open(str(tmp_path / "cache"), "test")
+    assert [final.fresh(str(path), (6, 1)) is not None for path in files[:3]] == [True, True, True]

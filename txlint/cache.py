@@ -75,37 +75,47 @@ class Entry:
     value: Any
 
 
+# An entry as the store file holds it: (stamp, content, value).
+RawEntry = tuple[Stamp, str, Any]
+
+
 @dataclass
 class Store:
     """One cache file: path -> Entry. `lookup` and `record` count what was reused and read."""
 
     path: str | None
-    entries: dict[str, Entry] = field(default_factory=dict)
+    # As loaded: an Entry is made only for the paths asked for.
+    entries: dict[str, RawEntry] = field(default_factory=dict)
     # Values about the whole store (a project's combined facts), keyed by name.
     meta: dict[str, Any] = field(default_factory=dict)
     dirty: bool = False
     hits: int = 0
     reads: int = 0
+    # The store file as this run read it (see `save`), and the paths this run asked about.
+    loaded: FileIdentity | None = None
+    seen: set[str] = field(default_factory=set)
 
     @classmethod
     def open(cls, cache_dir: str | None, name: str) -> Store:
         if cache_dir is None:
             return cls(None)
         path = os.path.join(cache_dir, f"{__version__}-py{sys.version_info[0]}{sys.version_info[1]}-f{FORMAT}", f"{name}.marshal")
+        loaded = _identity(path)
         entries, meta = _load(path)
-        return cls(path, entries, meta)
+        return cls(path, entries, meta, loaded=loaded)
 
     def fresh(self, path: str, stamp: Stamp | None) -> Entry | None:
         """The entry for `path` if the file surely did not change since it was recorded."""
-        entry = self.entries.get(path)
-        if entry is None or stamp is None or stamp[0] == UNVERIFIED_SIZE or entry.stamp != stamp:
+        self.seen.add(path)
+        raw = self.entries.get(path)
+        if raw is None or stamp is None or stamp[0] == UNVERIFIED_SIZE or raw[0] != stamp:
             return None
-        return entry
+        return Entry(stamp, raw[1], raw[2])
 
     def matching(self, path: str, content: str) -> Entry | None:
         """The entry for `path` if it was recorded for this content (a touched file)."""
-        entry = self.entries.get(path)
-        return entry if entry is not None and entry.content == content else None
+        raw = self.entries.get(path)
+        return Entry(*raw) if raw is not None and raw[1] == content else None
 
     @property
     def enabled(self) -> bool:
@@ -115,7 +125,8 @@ class Store:
     def record(self, path: str, stamp: Stamp | None, content: str, value: Any) -> None:
         if self.path is None or stamp is None:
             return
-        self.entries[path] = Entry(stamp, content, value)
+        self.entries[path] = (stamp, content, value)
+        self.seen.add(path)
         self.dirty = True
 
     def remember(self, name: str, value: Any) -> None:
@@ -127,9 +138,11 @@ class Store:
         """Write the store (merged with entries another run saved meanwhile); an error message or None."""
         if self.path is None or not self.dirty:
             return None
-        theirs, their_meta = _load(self.path)
+        # Unchanged since this run read it: no other run saved entries to keep.
+        theirs, their_meta = ({}, {}) if _identity(self.path) == self.loaded else _load(self.path)
         merged = {**theirs, **self.entries}
-        entries = {p: (e.stamp, e.content, e.value) for p, e in merged.items() if os.path.exists(p)}
+        # The paths this run asked about were there; the others may have gone.
+        entries = {p: e for p, e in merged.items() if p in self.seen or os.path.exists(p)}
         data = marshal.dumps((entries, {**their_meta, **self.meta}))
         try:
             _ensure_cache_dir(os.path.dirname(self.path))
@@ -155,13 +168,27 @@ def _replace(path: str, data: bytes) -> None:
             raise
 
 
-def _load(path: str) -> tuple[dict[str, Entry], dict[str, Any]]:
+def _load(path: str) -> tuple[dict[str, RawEntry], dict[str, Any]]:
     try:
         with open(path, "rb") as handle:
-            raw, meta = marshal.load(handle)
-        return {p: Entry(tuple(stamp), content, value) for p, (stamp, content, value) in raw.items()}, meta
+            entries, meta = marshal.load(handle)
     except (OSError, EOFError, ValueError, TypeError):
         return {}, {}
+    if not (isinstance(entries, dict) and isinstance(meta, dict)):
+        return {}, {}
+    return entries, meta
+
+
+# (device, inode, size, mtime_ns) of a store file: another run's save replaces it.
+FileIdentity = tuple[int, int, int, int]
+
+
+def _identity(path: str) -> FileIdentity | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _ensure_cache_dir(directory: str) -> None:

@@ -34,7 +34,7 @@ from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_sou
 from txlint.formats import Reported, formatters
 from txlint.parallel import Workers
 from txlint.paths import module_name_for
-from txlint.project import plain_settings, project_facts, project_root, project_root_of
+from txlint.project import forget_roots, plain_settings, project_facts, project_root, project_root_of
 from txlint.registry import all_rules, rule_for, selected_rules
 from txlint.rule import Rule
 from txlint.settings import Settings
@@ -145,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     args.cache_dir = _cache_dir(args)
     if args.stdin_filename:
         return _run_stdin(args)
+    forget_roots()
     with remembered_walks():
         return _run_paths(args)
 

@@ -47,18 +47,28 @@ def project_root(path: str) -> str:
 @lru_cache(maxsize=4096)
 def project_root_of(directory: str) -> str:
     """`project_root` of the files in `directory` (an absolute path)."""
-    current = directory
-    while True:
-        if any(os.path.exists(os.path.join(current, marker)) for marker in PROJECT_MARKERS):
-            return current
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
+    marked = _marked_folder(directory)
+    if marked is not None:
+        return marked
     top = directory
     while os.path.isfile(os.path.join(top, "__init__.py")):
         top = os.path.dirname(top)
     return top
+
+
+def forget_roots() -> None:
+    """Forget the project roots found: a new run in this process may see new markers."""
+    project_root_of.cache_clear()
+    _marked_folder.cache_clear()
+
+
+@lru_cache(maxsize=4096)
+def _marked_folder(directory: str) -> str | None:
+    """The nearest folder at or above `directory` with a project marker (each folder looked at once)."""
+    if any(os.path.exists(os.path.join(directory, marker)) for marker in PROJECT_MARKERS):
+        return directory
+    parent = os.path.dirname(directory)
+    return None if parent == directory else _marked_folder(parent)
 
 
 # `base=TransactionAwareTask` in a task decorator: only such files are parsed.
