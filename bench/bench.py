@@ -21,6 +21,7 @@ processes included) and peak memory of every command, then each target with its 
 from __future__ import annotations
 
 import argparse
+import compileall
 import operator
 import os
 import platform
@@ -547,6 +548,16 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def byte_compiled_txlint() -> str:
+    """Compile txlint's modules as pip does when it installs a wheel (the peers' were, at
+    install): an editable install under PYTHONDONTWRITEBYTECODE would compile them on every run."""
+    import txlint
+
+    package = Path(txlint.__file__).parent
+    compileall.compile_dir(str(package), quiet=1)
+    return f"txlint's modules byte-compiled in {package} (as a wheel install has them)"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_arguments(argv)
     peers = peers_environment()
@@ -557,6 +568,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     lines = sum(count for _, count in sources)
     print(f"tree: {tree}: {len(sources)} files, {lines / 1000:.0f}k lines; {args.repeat} repetitions")
     env = {name: value for name, value in os.environ.items() if not name.startswith("TXLINT_")}
+    print(byte_compiled_txlint())
     with tempfile.TemporaryDirectory(prefix="txlint-bench-") as cwd:
         bench = Bench(tree, sources, tools, args.repeat, args.fixit_kloc, cwd, env)
         checks = [check for name in SCENARIOS if name in args.only.split(",") for check in SCENARIOS[name][1](bench)]
