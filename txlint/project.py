@@ -14,6 +14,7 @@ and a parse only where a text prescan says the file can contribute.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sys
@@ -21,18 +22,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
+import libcst as cst
+
 from txlint.discovery import DEFAULT_EXCLUDES, discover, files_below
 from txlint.django import DjangoModule
-from txlint.django.caches import assigned_attribute_names, cleared_names
+from txlint.django.caches import CLEARING_METHODS, assigned_attribute_names, cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
 from txlint.config import config_for_directory
 from txlint.django.model import ModuleModel, build_model
+from txlint.django.outline import Outline
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain, FunctionSummary, PlainSummary
 from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
 from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, summarise_source
 from txlint.parallel import Workers
-from txlint.parsing import parse_module
+from txlint.parsing import parse_module, parse_pruned, python_verdict
+from txlint.pruning import pruned_source
 from txlint.paths import module_name_for
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -208,7 +213,7 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
     wants_wrappers = "atomic" in source and bool(WRAPPER_SHAPE.search(source))
     if wants_tasks or wants_caches or wants_wrappers:
         parsed += 1
-        model = _model(source, path)
+        model = _model(source, path, wants_caches, wants_wrappers)
         if model is not None and wants_tasks:
             deferring = sorted(DjangoModule(model).dispatches.deferring_tasks())
         if model is not None and wants_caches:
@@ -422,12 +427,40 @@ def _turns_on_atomic_requests(source: str) -> bool:
     return module is not None and turns_on_atomic_requests(module)
 
 
-def _model(source: str, path: str) -> ModuleModel | None:
-    module = parse_module(source)
-    if module is None:
+def _model(source: str, path: str, caches: bool, wrappers: bool) -> ModuleModel | None:
+    """The module's model for its facts, parsed only where they can come from: the
+    functions that may clear something (`caches`) or be atomic wrappers (`wrappers`).
+    Decorators, imports and module-level code stay (deferring tasks need no more)."""
+    verdict = python_verdict(source)
+    if verdict.refused:
         return None
     module_name, is_package = module_name_for(path)
     try:
-        return build_model(module, path, module_name, is_package, DEFAULT_SETTINGS)
-    except (RecursionError, MemoryError, ValueError):
+        code = source
+        if verdict.tree is not None:
+            outline = Outline(verdict.tree, source, path, module_name, is_package, DEFAULT_SETTINGS)
+            sites = [*(_clearing_functions(outline) if caches else []), *(outline.possible_wrappers() if wrappers else [])]
+            code = pruned_source(outline, sites)
+        return build_model(parse_pruned(code, source), path, module_name, is_package, DEFAULT_SETTINGS)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
         return None
+
+
+def _clearing_functions(outline: Outline) -> list[ast.AST]:
+    """The outermost functions that may clear a cache (`ModuleCaches._clear` is reached
+    from these nodes only): `del`, `global`, a clearing method, an attribute assigned."""
+    return [unit for unit in outline.units if any(map(_may_clear, ast.walk(unit)))]
+
+
+def _may_clear(node: ast.AST) -> bool:
+    if isinstance(node, (ast.Delete, ast.Global)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return node.attr in CLEARING_METHODS
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    else:
+        return False
+    return any(isinstance(part, ast.Attribute) for target in targets for part in ast.walk(target))

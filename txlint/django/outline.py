@@ -292,6 +292,10 @@ class Outline:
                 return found
             found.update(more)
 
+    def possible_wrappers(self) -> list[ast.AST]:
+        """The functions that may be atomic wrappers (see `_wrappers`)."""
+        return [info.node for info in self._wrappers.values()]
+
     def _may_wrap(self, info: FunctionOutline, wrappers: Container[str]) -> bool:
         """`_yields_inside_atomic` or `_returns_atomic`, with `wrappers` known so far."""
         nodes = list(_own_nodes(info.node))
