@@ -115,15 +115,15 @@ def summarise_source(
         return FileSummary(), False
     try:
         code: str | None = source  # syntax newer than this Python: libcst's tree of all of it
-        unknown = FileSummary()
+        left_out = FileSummary()
         if verdict.tree is not None:
-            code, unknown = _chained_code(verdict.tree, source, path, module_name, is_package, settings)
+            code, left_out = _chained_code(verdict.tree, source, path, module_name, is_package, settings)
         if code is None:
-            return unknown, False
+            return left_out, False
         model = build_model(parse_pruned(code, source), path, module_name, is_package, settings)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
         return FileSummary(), True
-    return replace(unknown, functions=summarise(DjangoModule(model))), True
+    return replace(left_out, functions=summarise(DjangoModule(model))), True
 
 
 def _chained_code(
@@ -136,15 +136,15 @@ def _chained_code(
     sends = set(SIGNAL_SENDS) if outline.has_receivers() else set()
     chained = may_reach_a_dispatch(outline, known, sends)
     names = open_names(outline, known, chained)
-    unknown = FileSummary({}, names, frozenset(k for k in settings.dispatch_chains if k.rpartition(".")[2] in names))
+    left_out = FileSummary({}, names, frozenset(k for k in settings.dispatch_chains if k.rpartition(".")[2] in names))
     if not chained:
-        return None, unknown
-    return pruned_source(outline, [*(info.node for info in chained), *outline.connections()]), unknown
+        return None, left_out
+    return pruned_source(outline, [*(info.node for info in chained), *outline.connections()]), left_out
 
 
-# Dispatch shapes (see txlint.prescan), stricter than the rules' prescan tokens (a method may be taken as an
+# Dispatch shapes, stricter than the rules' prescan tokens (a method may be taken as an
 # alias: `enqueue = queue.enqueue`). `.send(` alone is every Django signal, so it counts
-# only in a file that also names tasks or actors.
+# only in a file that names tasks or actors after it. (See txlint.prescan for the form.)
 METHOD_SHAPE = re.compile(r"\.(?:(?:delay|apply_async|send_task|enqueue\w*|aenqueue|send_with_options)\b|schedule\s*\()")
 FUNCTION_SHAPE = re.compile(r"async_task\s*\(|huey\b")
 SEND_SHAPE = re.compile(r"\.send\s*\(")
@@ -152,6 +152,7 @@ TASK_WORDS = re.compile(r"(?:actor|tasks|jobs)\b")
 
 
 def dispatch_shaped(source: str) -> bool:
+    """The source may dispatch a job (by the shapes above)."""
     if METHOD_SHAPE.search(source):
         return True
     if ("async_task" in source or "huey" in source) and search_word(FUNCTION_SHAPE, source):
