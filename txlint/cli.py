@@ -427,6 +427,8 @@ def _check_job(job: Pending, args: argparse.Namespace) -> FileReport:
     report = _check_source(job.path, job.data, args, write=not args.diff)
     # Fixes hold parsed trees: what leaves here is plain data (title and safety kept).
     report.diagnostics = [_detached(d) for d in report.diagnostics]
+    if args.format != "sarif" or not report.diagnostics:
+        report.source = None  # only SARIF's snippets read it: not sent back from the workers
     return report
 
 
