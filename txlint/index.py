@@ -182,12 +182,16 @@ def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_o
     records = list(records)
     summarised: dict[str, FileSummary] = {}
     chains: dict[str, Chain] = {}
+    # A file not summarised yet did not name any of these (else it would have been).
+    searched: frozenset[str] = frozenset()
     batch = [r for r in records if _may_dispatch(r, settings)]
     while batch:
         for record, summary in zip(batch, summaries_of(batch, chains)):
             summarised[record.path] = summary
         chains = _index_of(records, summarised).chains()
-        mentions = _mentions(chains)
+        names = _mention_names(chains)
+        mentions = _words_pattern(names - searched)
+        searched = names
         batch = [
             r for r in records
             if (r.path in summarised and not summarised[r.path].stands_for(chains))
@@ -205,8 +209,12 @@ def _index_of(records: list[SourceRecord], summarised: Mapping[str, FileSummary]
     return index
 
 
-def _mentions(chains: Mapping[str, Chain]) -> re.Pattern[str] | None:
+def _mention_names(chains: Mapping[str, Chain]) -> frozenset[str]:
     """The words naming a chain that another file can call: a module-level function's
-    (not a method's or a nested function's). Searched after a word boundary."""
-    names = {mention_name(name) for name in chains if "." not in short_name(name) and LOCALS not in name}
-    return re.compile(r"(?:" + "|".join(sorted(map(re.escape, names))) + r")\b") if names else None
+    (not a method's or a nested function's)."""
+    return frozenset(mention_name(name) for name in chains if "." not in short_name(name) and LOCALS not in name)
+
+
+def _words_pattern(words: frozenset[str]) -> re.Pattern[str] | None:
+    """Any of `words`, to search after a word boundary (`search_word`)."""
+    return re.compile(r"(?:" + "|".join(sorted(map(re.escape, words))) + r")\b") if words else None
