@@ -266,3 +266,11 @@ def test_saving_keeps_what_another_run_saved_meanwhile_and_drops_files_that_are_
     assert again.save() is None
     final = Store.open(str(tmp_path / "cache"), "test")
     assert [final.fresh(str(path), (6, 1)) is not None for path in files[:3]] == [True, True, True]
+
+
+def test_an_entry_of_another_shape_is_not_trusted(tmp_path: Path) -> None:
+    target = tmp_path / "a.py"
+    target.write_text("x = 1\n")
+    store = Store.open(str(tmp_path / "cache"), "test")
+    store.entries[str(target)] = ["not", "an entry"]  # type: ignore[assignment]
+    assert store.fresh(str(target), (6, 1)) is None and store.matching(str(target), "an entry") is None

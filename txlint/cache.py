@@ -107,15 +107,20 @@ class Store:
     def fresh(self, path: str, stamp: Stamp | None) -> Entry | None:
         """The entry for `path` if the file surely did not change since it was recorded."""
         self.seen.add(path)
-        raw = self.entries.get(path)
+        raw = self._raw(path)
         if raw is None or stamp is None or stamp[0] == UNVERIFIED_SIZE or raw[0] != stamp:
             return None
         return Entry(stamp, raw[1], raw[2])
 
     def matching(self, path: str, content: str) -> Entry | None:
         """The entry for `path` if it was recorded for this content (a touched file)."""
-        raw = self.entries.get(path)
+        raw = self._raw(path)
         return Entry(*raw) if raw is not None and raw[1] == content else None
+
+    def _raw(self, path: str) -> RawEntry | None:
+        """The entry as loaded; None for one of another shape (a damaged store is not trusted)."""
+        raw = self.entries.get(path)
+        return raw if isinstance(raw, tuple) and len(raw) == 3 else None
 
     @property
     def enabled(self) -> bool:

@@ -146,6 +146,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.stdin_filename:
         return _run_stdin(args)
     forget_roots()
+    _directory_context.cache_clear()
     with remembered_walks():
         return _run_paths(args)
 
