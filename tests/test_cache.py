@@ -116,6 +116,22 @@ def test_touched_file_is_read_again_and_nothing_else(tmp_path: Path) -> None:
     assert counts(result) == ("500 file(s) indexed, 1 read, 0 parsed", "500 file(s) checked: 500 answered by the cache, 1 read")
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_touched_files_are_answered_by_the_cache_in_the_workers_too(tmp_path: Path, jobs: str) -> None:
+    root = project(tmp_path / "p", quiet_modules=40)
+    first = txlint(root, ".", "--jobs", jobs)
+    touched = [root / "shop" / "services.py", *(root / "shop" / f"quiet_{number}.py" for number in range(20))]
+    for path in touched:
+        os.utime(path, ns=(10**9, 10**9))
+    second = txlint(root, ".", "--jobs", jobs)
+    assert "TXL102" in first.stdout and second.stdout == first.stdout
+    assert counts(second) == ("44 file(s) indexed, 21 read, 0 parsed", "44 file(s) checked: 44 answered by the cache, 21 read")
+    assert counts(txlint(root, ".", "--jobs", jobs)) == (
+        "44 file(s) indexed, 0 read, 0 parsed",
+        "44 file(s) checked: 44 answered by the cache, 0 read",
+    )
+
+
 def test_an_edit_elsewhere_that_ends_the_chain_clears_the_finding(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     assert "TXL102" in txlint(root, ".").stdout

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
+from argparse import Namespace
 from pathlib import Path
+
+from txlint import cli, parallel
+from txlint.cache import Store
+from txlint.cli import _Checker
+from txlint.project import _FileReader, project_facts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -49,3 +56,19 @@ def test_flake8_parallel_workers_share_the_project_index(tmp_path: Path) -> None
     assert sorted(line.removeprefix("./") for line in cli.stdout.splitlines()) == sorted(
         line.removeprefix("./") for line in outputs[0]
     )
+
+
+def test_workers_that_are_not_forked_are_sent_the_work_and_find_the_same(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Where processes are spawned, not forked, the items and the function go to the
+    workers pickled: without the cache's store, which would go with every batch."""
+    tree = shutil.copytree(FIXTURES, tmp_path / "fixtures")
+    outputs = []
+    for forks in (True, False):
+        monkeypatch.setattr(parallel, "FORKS", forks)
+        project_facts.cache_clear()
+        assert cli.main(["--no-cache", "--strict", "-j", "2", str(tree)]) == 1
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0].count("\n") > 50 and outputs[0] == outputs[1]
+    reader = pickle.loads(pickle.dumps(_FileReader(Store("cache"))))
+    checker = pickle.loads(pickle.dumps(_Checker(Store("cache"), Namespace(jobs=2))))
+    assert reader.store is None and checker.store is None and checker.args.jobs == 2

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from txlint.django.caches import may_hold_instance_cache, may_hold_process_cache
+from txlint.django.caches import attribute_assignments, may_hold_instance_cache, may_hold_process_cache
 from txlint.django.exceptions import (
     BARE_CLAUSE, BROAD_BOUND_HANDLER, BROAD_CLAUSE, SILENT_BROAD_HANDLER, may_have,
 )  # fmt: skip
 from txlint.index import dispatch_shaped
+from txlint.project import _clearings
 from txlint.prescan import search_indented, search_word
 from txlint.registry import all_rules
 from txlint.settings import contains_any
@@ -163,3 +164,49 @@ def test_search_word_checks_the_boundary_before_each_candidate() -> None:
     assert search_word(re.compile("b"), "ab") is None
     assert search_indented(re.compile("@"), "x @\n  @") is not None
     assert search_indented(re.compile("@"), "x @\ny @") is None
+
+
+PLAIN_ATTRIBUTE_ASSIGNMENT = re.compile(r"^[ \t]*([A-Za-z_][\w.]*)\.(\w+)[ \t]*=(?!=)", re.MULTILINE)
+PLAIN_CLEARING = re.compile(r"\.(cache_clear|clear|pop|popitem)\b|\bdel\s+([A-Za-z_][\w.]*)\[")
+
+
+def scans(source: str) -> dict[str, list[tuple[object, ...]]]:
+    return {"assigned": list(attribute_assignments(source)), "clearings": list(_clearings(source))}
+
+
+def plain_scans(source: str) -> dict[str, list[tuple[object, ...]]]:
+    clearings = [(match.start(), match.group(1) or "del", match.group(2)) for match in PLAIN_CLEARING.finditer(source)]
+    return {"assigned": PLAIN_ATTRIBUTE_ASSIGNMENT.findall(source), "clearings": clearings}
+
+
+SCAN_EDGE_CASES = [
+    "a.b.c = 1\n", "  item.has_variations = True\n", "a.b == c\n", "a.b = c.d = 1\n", "x[a.b] = 1\n",
+    "f(a.b=1)\n", "x = 1; a.b = 2\n", "a.b = 1; c.d = 2\n", "a.b .c = 1\n", "a. b = 1\n", "a.b\t=\t1",
+    "self.x = 1\n\tcls.y=2\n", "a.b =", "1a.b = 2\n", "é.b = 1\n", "a.é = 1\n", "a.b = 1\r\nc.d = 2\r\n",
+    "del cache.pop[k]\n", "del _cache[k]\n", "undel x[k]\n", "x.del y[k]\n", "del x.clear[k]; y.clear()\n",
+    "_cache.clear()\n_cache.pop(k)\n", "f.cache_clear()\nx.popitem()\n", "a.cleared()\n", "del  a.b[1]\n",
+]
+
+
+@pytest.mark.parametrize("source", SCAN_EDGE_CASES)
+def test_scan_edge_cases_find_what_the_plain_regexes_find(source: str) -> None:
+    assert scans(source) == plain_scans(source)
+
+
+def test_real_code_scans_find_what_the_plain_regexes_find() -> None:
+    sources = real_sources()
+    assert [source[:80] for source in sources if scans(source) != plain_scans(source)] == []
+    assert sum(len(plain_scans(source)["assigned"]) for source in sources) > 50
+    assert sum(1 for source in sources for _, method, _ in _clearings(source) if method == "del") >= 3
+
+
+SCAN_TOKENS = [
+    "a", "b", "_", "é", "1", ".", " ", "\t", "\n", "\r", "=", "==", "[", "]", "(", ")", ";", "self", "del ", "del",
+    ".clear", ".pop", ".popitem", ".cache_clear", "cache",
+]  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(SCAN_TOKENS), max_size=40).map("".join))
+def test_generated_text_scans_find_what_the_plain_regexes_find(source: str) -> None:
+    assert scans(source) == plain_scans(source)

@@ -21,7 +21,8 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache, partial
+from functools import lru_cache
+from typing import Any
 
 from txlint import __version__, signals
 from txlint.cache import (
@@ -331,11 +332,18 @@ def check_files(files: list[str], args: argparse.Namespace) -> list[FileReport]:
             pending.append((position, found))
         else:
             reports[position] = found
-    for (position, job), report in zip(pending, _check_all([job for _, job in pending], args)):
-        reports[position] = report
-        if report.error is None and report.fixed is None:
+    store.reads += len(pending)
+    for (position, job), checked in zip(pending, _check_all(store, [job for _, job in pending], args)):
+        report = reports[position] = checked.report
+        absolute = os.path.abspath(job.path)
+        if checked.content is None:
+            continue
+        if checked.reused is not None:
+            store.hits += 1
+            store.record(absolute, job.stamp, checked.content, checked.reused)
+        elif report.error is None and report.fixed is None:
             value = (_context(job.path, args).key, [_plain(d) for d in report.diagnostics])
-            store.record(os.path.abspath(job.path), job.stamp, job.content, value)
+            store.record(absolute, job.stamp, checked.content, value)
     warning = store.save()
     if warning is not None:
         print(f"txlint: warning: {warning}", file=sys.stderr)
@@ -353,34 +361,57 @@ def _print_statistics(files: list[str], store: Store, args: argparse.Namespace) 
 
 @dataclass(frozen=True)
 class Pending:
+    """A file the cache could not vouch for by its stamp: to read (by a worker)."""
+
     path: str
-    data: bytes
     stamp: Stamp | None
-    content: str
+
+
+@dataclass(frozen=True)
+class Checked:
+    report: FileReport
+    # The file's content hash; None if it could not be read.
+    content: str | None
+    # The cache's value when the file was only touched (same content) and checked alike before.
+    reused: Any = None
 
 
 def _lookup(store: Store, path: str, context: FileContext, args: argparse.Namespace) -> FileReport | Pending:
-    """The cache's report when the file (unchanged, or only touched) was checked alike before."""
+    """The cache's report when the file, unchanged by its stamp, was checked alike before."""
     absolute, stamp = os.path.abspath(path), stamp_of(path)
     entry = store.fresh(absolute, stamp)
     cached = _cached_report(path, entry, context, args) if entry is not None else None
     if cached is not None:
         store.hits += 1
         return cached
-    store.reads += 1
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return FileReport(path, [_file_error(f"cannot read file: {_read_problem(path, error)}")])
-    content = content_hash(data)
-    entry = store.matching(absolute, content)
-    cached = _cached_report(path, entry, context, args) if entry is not None else None
-    if entry is None or cached is None:
-        return Pending(path, data, stamp, content)
-    store.record(absolute, stamp, content, entry.value)
-    store.hits += 1
-    return cached
+    return Pending(path, stamp)
+
+
+class _Checker:
+    """Reads and checks a pending file, unless it was only touched and checked alike before.
+
+    A worker that was not forked gets no store (it would be sent with every batch): there,
+    a touched file is checked again, alike."""
+
+    def __init__(self, store: Store | None, args: argparse.Namespace) -> None:
+        self.store, self.args = store, args
+
+    def __reduce__(self) -> tuple[type[_Checker], tuple[None, argparse.Namespace]]:
+        return _Checker, (None, self.args)
+
+    def __call__(self, job: Pending) -> Checked:
+        path, args = job.path, self.args
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            return Checked(FileReport(path, [_file_error(f"cannot read file: {_read_problem(path, error)}")]), None)
+        content = content_hash(data)
+        entry = self.store.matching(os.path.abspath(path), content) if self.store is not None else None
+        cached = _cached_report(path, entry, _context(path, args), args) if entry is not None else None
+        if entry is not None and cached is not None:
+            return Checked(cached, content, entry.value)
+        return Checked(_checked(path, data, args), content)
 
 
 def _cacheable(args: argparse.Namespace) -> bool:
@@ -418,14 +449,14 @@ def _from_plain(plain: PlainDiagnostic) -> Diagnostic:
     return Diagnostic(code, message, line, column, end_line, end_column, fix, no_fix_reason)
 
 
-def _check_all(jobs: list[Pending], args: argparse.Namespace) -> list[FileReport]:
-    """Serially, or over a pool of processes; either way the reports come in the order of `jobs`."""
+def _check_all(store: Store, jobs: list[Pending], args: argparse.Namespace) -> list[Checked]:
+    """Serially, or over a pool of processes; either way the results come in the order of `jobs`."""
     with Workers(args.jobs) as workers:
-        return workers.map(partial(_check_job, args=args), jobs)
+        return workers.map(_Checker(store, args), jobs)
 
 
-def _check_job(job: Pending, args: argparse.Namespace) -> FileReport:
-    report = _check_source(job.path, job.data, args, write=not args.diff)
+def _checked(path: str, data: bytes, args: argparse.Namespace) -> FileReport:
+    report = _check_source(path, data, args, write=not args.diff)
     # Fixes hold parsed trees: what leaves here is plain data (title and safety kept).
     report.diagnostics = [_detached(d) for d in report.diagnostics]
     if args.format != "sarif" or not report.diagnostics:

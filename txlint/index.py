@@ -57,6 +57,8 @@ class ProjectIndex:
             for name, summary in sorted(self.functions.items())
             if summary.dispatches and not summary.defers
         )
+        # A callee resolves only to a chain of its own last name (`resolve_callee`).
+        last_names = {_last_name(name) for name in chains}
         changed = True
         while changed:
             changed = False
@@ -64,12 +66,17 @@ class ProjectIndex:
                 if name in chains or summary.defers:
                     continue
                 for callee in summary.calls:
-                    target = resolve_callee(callee, chains)
+                    target = resolve_callee(callee, chains) if _last_name(callee) in last_names else None
                     if target is not None:
                         chains[name] = (short_name(name), *chains[target])
+                        last_names.add(_last_name(name))
                         changed = True
                         break
         return chains
+
+
+def _last_name(dotted: str) -> str:
+    return dotted.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -190,12 +197,12 @@ def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_o
             summarised[record.path] = summary
         chains = _index_of(records, summarised).chains()
         names = _mention_names(chains)
-        mentions = _words_pattern(names - searched)
+        mentions = _Mentions(names - searched)
         searched = names
         batch = [
             r for r in records
             if (r.path in summarised and not summarised[r.path].stands_for(chains))
-            or (r.path not in summarised and mentions is not None and search_word(mentions, r.text) is not None)
+            or (r.path not in summarised and mentions.named_in(r.text))
         ]  # fmt: skip
     return _index_of(records, summarised)
 
@@ -215,6 +222,13 @@ def _mention_names(chains: Mapping[str, Chain]) -> frozenset[str]:
     return frozenset(mention_name(name) for name in chains if "." not in short_name(name) and LOCALS not in name)
 
 
-def _words_pattern(words: frozenset[str]) -> re.Pattern[str] | None:
-    """Any of `words`, to search after a word boundary (`search_word`)."""
-    return re.compile(r"(?:" + "|".join(sorted(map(re.escape, words))) + r")\b") if words else None
+class _Mentions:
+    """Whether a text names any of some words (after a word boundary)."""
+
+    def __init__(self, words: frozenset[str]) -> None:
+        self.words = sorted(words)
+        self.pattern = re.compile(r"(?:" + "|".join(map(re.escape, self.words)) + r")\b")
+
+    def named_in(self, text: str) -> bool:
+        # An alternation has no literal prefix for `re` to scan for: `in` rules most texts out first.
+        return any(word in text for word in self.words) and search_word(self.pattern, text) is not None

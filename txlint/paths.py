@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 
 def module_name_for(path: str) -> tuple[str | None, bool]:
@@ -16,10 +17,16 @@ def module_name_for(path: str) -> tuple[str | None, bool]:
     if extension not in (".py", ".pyi") or not stem.isidentifier():
         return None, False
     is_package = stem == "__init__"
-    parts = [] if is_package else [stem]
-    while os.path.isfile(os.path.join(directory, "__init__.py")):
-        directory, package = os.path.split(directory)
-        if not package.isidentifier():
-            break
-        parts.insert(0, package)
+    parts = package_of(directory) if is_package else (*package_of(directory), stem)
     return (".".join(parts) or None), is_package
+
+
+@lru_cache(maxsize=4096)
+def package_of(directory: str) -> tuple[str, ...]:
+    """The dotted name's parts of the package that `directory` (absolute) is; () if none."""
+    if not os.path.isfile(os.path.join(directory, "__init__.py")):
+        return ()
+    parent, name = os.path.split(directory)
+    if not name.isidentifier():
+        return ()
+    return (*package_of(parent), name)

@@ -10,6 +10,7 @@ text, and what stood before it is checked at each candidate.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 WORD_CHAR = re.compile(r"\w")
 NAME_CHAR = re.compile(r"[\w.]")
@@ -31,6 +32,14 @@ def search_after(pattern: re.Pattern[str], text: str, not_after: re.Pattern[str]
 def search_word(pattern: re.Pattern[str], text: str, start: int = 0) -> re.Match[str] | None:
     """`\\b` + `pattern` for a pattern whose matches start with a word character."""
     return search_after(pattern, text, WORD_CHAR, start)
+
+
+def finditer_word(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """`re.finditer` of `\\b` + `pattern`: non-overlapping matches, left to right."""
+    match = search_word(pattern, text)
+    while match is not None:
+        yield match
+        match = search_word(pattern, text, match.end())
 
 
 def line_start(text: str, position: int) -> int:

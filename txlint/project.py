@@ -18,7 +18,7 @@ import ast
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
@@ -37,8 +37,9 @@ from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, s
 from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, summarise_source
 from txlint.parallel import Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
+from txlint.prescan import finditer_word
 from txlint.pruning import pruned_source
-from txlint.paths import module_name_for
+from txlint.paths import module_name_for, package_of
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
 PROJECT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "setup.py", ".git")
@@ -62,8 +63,10 @@ def project_root_of(directory: str) -> str:
 
 
 def forget_roots() -> None:
-    """Forget the project roots found: a new run in this process may see new markers."""
+    """Forget the project roots and packages found: a new run in this process may see new
+    markers and `__init__.py` files."""
     project_root_of.cache_clear()
+    package_of.cache_clear()
     _marked_folder.cache_clear()
 
 
@@ -83,7 +86,8 @@ DEFERRING_BASE_ARGUMENT = re.compile(r"base\s*=\s*[\w.]*(?:" + TRANSACTION_AWARE
 # Another module's cache can only be cleared through a name imported here: parse a file
 # only when it calls `.clear()` / `.cache_clear()` on an imported name, or makes a
 # `cache`-named imported container lose entries (`.pop()`, `del ...[...]`).
-CLEARING_METHOD = re.compile(r"\.(cache_clear|clear|pop|popitem)\b|\bdel\s+([A-Za-z_][\w.]*)\[")
+CLEARING_CALL = re.compile(r"\.(cache_clear|clear|pop|popitem)\b")
+DELETED_ITEM = re.compile(r"del\s+([A-Za-z_][\w.]*)\[")
 RECEIVER = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*$")
 IMPORTED_NAMES = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)", re.MULTILINE)
 # `cache.clear()` empties Django's cache framework, `sys.modules.pop()` unloads a module.
@@ -94,12 +98,11 @@ def _clears_an_imported_name(source: str) -> bool:
     if ".clear" not in source and not (("pop" in source or "del " in source) and "cache" in source.lower()):
         return False
     imported: set[str] | None = None
-    for match in CLEARING_METHOD.finditer(source):
-        method = match.group(1) or "del"
-        if match.group(2) is not None:
-            receiver = match.group(2)
+    for start, method, named in _clearings(source):
+        if named is not None:
+            receiver = named
         else:
-            found = RECEIVER.search(source, max(0, match.start() - 200), match.start())
+            found = RECEIVER.search(source, max(0, start - 200), start)
             if found is None:
                 continue
             receiver = found.group(0)
@@ -115,6 +118,19 @@ def _clears_an_imported_name(source: str) -> bool:
 
 # A wrapper is a `@contextmanager` yielding inside `atomic()` or a function returning
 # `atomic(...)`: only files of that shape are parsed for them.
+def _clearings(source: str) -> Iterator[tuple[int, str, str | None]]:
+    """(start, method, receiver if `del`) of each clearing call or `del` of an item: the
+    matches of `CLEARING_CALL|\\b` + `DELETED_ITEM`, found by two scans that `re` runs fast
+    (see `prescan`). As in one scan, a call inside a `del` statement's match is skipped."""
+    calls = [(match.start(), match.end(), match.group(1), None) for match in CLEARING_CALL.finditer(source)]
+    deletions = [(match.start(), match.end(), "del", match.group(1)) for match in finditer_word(DELETED_ITEM, source)]
+    end = 0
+    for start, stop, method, receiver in sorted(calls + deletions) if deletions else calls:
+        if start >= end:
+            end = stop
+            yield start, method, receiver
+
+
 WRAPPER_SHAPE = re.compile(r"\bcontextmanager\b[\s\S]*\byield\b|\breturn\b[^\n]*\batomic\s*\(")
 
 
@@ -195,8 +211,6 @@ class FileFacts:
 
 
 WORD = re.compile(r"\w+")
-# The facts of a file whose facts are being computed.
-NOT_YET_READ = FileFacts(None, False, False, (), (), (), ())
 
 
 def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
@@ -248,45 +262,60 @@ class _ProjectFile:
 
 
 def _project_files(store: Store, paths: list[str], workers: Workers) -> tuple[list[_ProjectFile], int]:
-    """Each file's facts: the cache's for an unchanged file, else from one read; and the parses that took."""
-    found: list[_ProjectFile] = []
-    unknown: list[_ProjectFile] = []
+    """Each file's facts: the cache's for an unchanged file, else from one read (by the
+    workers); and the parses that took."""
+    found: list[_ProjectFile | None] = []
+    unread: list[tuple[int, str, Stamp | None]] = []
     for path in paths:
         stamp = stamp_of(path)
         entry = store.fresh(path, stamp)
         if entry is not None:
             store.hits += 1
             found.append(_from_entry(path, entry))
-            continue
+        else:
+            unread.append((len(found), path, stamp))
+            found.append(None)
+    parsed = 0
+    for (position, _, _), (project_file, parses) in zip(unread, workers.map(_FileReader(store), unread)):
+        found[position] = project_file
+        store.reads += project_file is not None
+        parsed += parses
+    files = [project_file for project_file in found if project_file is not None]
+    for project_file in files if store.enabled else ():
+        if project_file.stamp is not None and project_file.source is not None:
+            store.record(project_file.path, project_file.stamp, project_file.content, project_file.cached())
+    return files, parsed
+
+
+class _FileReader:
+    """Reads a file the cache could not vouch for by its stamp: a file only touched
+    (same content) keeps the cache's facts and summaries, another one gets new facts.
+
+    A worker that was not forked gets no store (it would be sent with every batch): there,
+    a touched file's facts are computed again, alike."""
+
+    def __init__(self, store: Store | None) -> None:
+        self.store = store
+
+    def __reduce__(self) -> tuple[type[_FileReader], tuple[None]]:
+        return _FileReader, (None,)
+
+    def __call__(self, unread: tuple[int, str, Stamp | None]) -> tuple[_ProjectFile | None, int]:
+        _, path, stamp = unread
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError:
-            continue
-        store.reads += 1
+            return None, 0
         content = content_hash(data)
         source = data.decode("utf-8", errors="replace")
-        entry = store.matching(path, content)
-        if entry is not None:  # touched, not changed
+        entry = self.store.matching(path, content) if self.store is not None else None
+        if entry is not None:
             touched = _from_entry(path, entry)
             touched.stamp, touched.source = stamp, source
-            found.append(touched)
-        else:
-            unknown.append(_ProjectFile(path, stamp, content, NOT_YET_READ, None, source))
-            found.append(unknown[-1])
-    parsed = 0
-    for project_file, (facts, parses) in zip(unknown, workers.map(_file_facts_of, unknown)):
-        project_file.facts = facts
-        parsed += parses
-    for project_file in found if store.enabled else ():
-        if project_file.stamp is not None and project_file.source is not None:
-            store.record(project_file.path, project_file.stamp, project_file.content, project_file.cached())
-    return found, parsed
-
-
-def _file_facts_of(project_file: _ProjectFile) -> tuple[FileFacts, int]:
-    assert project_file.source is not None
-    return file_facts(project_file.path, project_file.source)
+            return touched, 0
+        facts, parses = file_facts(path, source)
+        return _ProjectFile(path, stamp, content, facts, None, source), parses
 
 
 def _from_entry(path: str, entry: Entry) -> _ProjectFile:

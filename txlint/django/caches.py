@@ -1138,21 +1138,35 @@ def fresh_value_fix(model: ModuleModel, cache: InstanceCache, title: str) -> Fix
     return Fix(title, FixSafety.UNSAFE, (NodeEdit(node, replacement),))
 
 
-# `item.has_variations = ...` as a statement, `obj.__dict__["has_alerts"] = ...`,
-# `setattr(obj, "has_alerts", ...)`. Anchored or led by a literal: one fast pass.
-ATTRIBUTE_ASSIGNMENT = re.compile(r"^[ \t]*([A-Za-z_][\w.]*)\.(\w+)[ \t]*=(?!=)", re.MULTILINE)
+# `item.has_variations = ...` as a statement (`receiver.attribute =` at the start of a
+# line), `obj.__dict__["has_alerts"] = ...`, `setattr(obj, "has_alerts", ...)`.
+ASSIGNED_ATTRIBUTE = re.compile(r"\.(\w+)[ \t]*=(?!=)")
+RECEIVER_AT_LINE_START = re.compile(r"[ \t]*([A-Za-z_][\w.]*)")
 DICT_ASSIGNMENT = re.compile(r"__dict__\[\s*['\"](\w+)['\"]\s*\]\s*=(?!=)")
 SETATTR_NAME = re.compile(r"\bsetattr\(\s*[\w.]+\s*,\s*['\"](\w+)['\"]")
 
 
 def assigned_attribute_names(source: str) -> set[str]:
     """Attribute names a module assigns on objects other than `self`/`cls`, from its text."""
-    names = {attribute for receiver, attribute in ATTRIBUTE_ASSIGNMENT.findall(source) if receiver not in ("self", "cls")}
+    names = {attribute for receiver, attribute in attribute_assignments(source) if receiver not in ("self", "cls")}
     if "__dict__" in source:
         names.update(DICT_ASSIGNMENT.findall(source))
     if "setattr(" in source:
         names.update(SETATTR_NAME.findall(source))
     return names
+
+
+def attribute_assignments(source: str) -> Iterator[tuple[str, str]]:
+    """(receiver, attribute) of each line that starts with `receiver.attribute =`: what
+    `^[ \\t]*([A-Za-z_][\\w.]*)\\.(\\w+)[ \\t]*=(?!=)` finds in MULTILINE mode, searched
+    from its literal `.` (see `prescan`)."""
+    match = ASSIGNED_ATTRIBUTE.search(source)
+    while match is not None:
+        dot = match.start()
+        receiver = RECEIVER_AT_LINE_START.fullmatch(source, line_start(source, dot), dot)
+        if receiver is not None:
+            yield receiver.group(1), match.group(1)
+        match = ASSIGNED_ATTRIBUTE.search(source, dot + 1)
 
 
 def why_no_fresh_value_fix(model: ModuleModel, cache: InstanceCache) -> str:
