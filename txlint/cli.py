@@ -28,6 +28,7 @@ from txlint import __version__, signals
 from txlint.cache import (
     CACHE_DIR_ENV, CACHE_DIR_NAME, Entry, Stamp, Store, content_hash, default_cache_dir, digest, stamp_of,
 )
+from txlint.collector import fewer_collections
 from txlint.config import Config, ConfigError, config_for_directory, config_for_file, with_overrides
 from txlint.diagnostics import Diagnostic, Fix, FixSafety
 from txlint.discovery import DEFAULT_EXCLUDES, discover, remembered_walks
@@ -123,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"# {rule.code} {rule.summary} ({rule.name})\n\n{rule.documentation()}")
         return EXIT_CLEAN
     try:
-        with signals.handled():
+        with signals.handled(), fewer_collections():
             return _run(args)
     except (ConfigError, UsageError) as error:
         print(f"txlint: error: {error}", file=sys.stderr)

@@ -17,7 +17,9 @@ from typing import Any
 
 from txlint import __version__
 from txlint.cache import default_cache_dir
+from txlint.collector import fewer_collections
 from txlint.config import config_for_file, extended_settings
+from txlint.diagnostics import Diagnostic
 from txlint.engine import SourceFile, lint_source
 from txlint.paths import module_name_for
 from txlint.project import project_facts, project_root
@@ -84,6 +86,13 @@ class Flake8Plugin:
             options.extended_default_ignore = [c for c in options.extended_default_ignore if c not in opt_in]
 
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
+        # flake8's own code runs with the collector as flake8 set it.
+        with fewer_collections():
+            diagnostics = self._diagnostics()
+        for diagnostic in diagnostics:
+            yield diagnostic.line, diagnostic.column, diagnostic.flake8_text(), type(self)
+
+    def _diagnostics(self) -> list[Diagnostic]:
         rules = self.rules or tuple(rule() for rule in all_rules() if not rule.opt_in)
         path = self.filename if self.filename not in ("-", "stdin") else os.path.join(os.getcwd(), "stdin.py")
         configured = extended_settings(config_for_file(path).settings, **self.options)
@@ -93,8 +102,7 @@ class Flake8Plugin:
         module_name, is_package = module_name_for(path)
         source = "".join(self.lines)
         source_file = SourceFile(self.filename, module_name, is_package, tree=self.tree)
-        for diagnostic in lint_source(source, rules, source_file, settings):
-            yield diagnostic.line, diagnostic.column, diagnostic.flake8_text(), type(self)
+        return lint_source(source, rules, source_file, settings)
 
 
 def _cache_dir() -> str | None:
