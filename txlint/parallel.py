@@ -31,12 +31,13 @@ def _call_shared(index: int) -> Any:
 
 
 class Workers:
-    """A process pool, only for work worth it (two items or more).
+    """A process pool, started by the first map worth it (two items or more) and kept for
+    the next maps.
 
-    Where the platform forks, each map forks its own workers once its items exist: they
-    inherit the items, the function and the parent's state (project facts, loaded rules),
-    so no file's text is pickled and sent. Elsewhere one pool, started on first use,
-    receives the items.
+    Where the platform forks, the workers are forked once the first map's items exist:
+    they inherit those items and the function with the parent's state (project facts,
+    loaded rules, the cache's store), so nothing of the first map is pickled; the later
+    maps send their items. Elsewhere every map sends its items.
     """
 
     def __init__(self, jobs: int) -> None:
@@ -47,11 +48,23 @@ class Workers:
         if self.jobs <= 1 or len(items) < 2:
             return [function(item) for item in items]
         chunk = max(1, min(8, len(items) // (self.jobs * 8)))
-        if FORKS:
-            return _forked_map(function, items, min(self.jobs, len(items)), chunk)
-        if self._pool is None:
+        if self._pool is not None:
+            return list(self._pool.map(function, items, chunksize=chunk))
+        if not FORKS:
             self._pool = ProcessPoolExecutor(self.jobs)
-        return list(self._pool.map(function, items, chunksize=chunk))
+            return list(self._pool.map(function, items, chunksize=chunk))
+        global _shared
+        # A worker may map in turn: its own work is back in place when that map ends.
+        outer, _shared = _shared, _Shared(function, items)
+        # The parent's objects move out of the collector's reach: a collection in a worker
+        # would otherwise write to every page of them and copy what the fork shares.
+        gc.freeze()
+        try:
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"))
+            return list(self._pool.map(_call_shared, range(len(items)), chunksize=chunk))
+        finally:
+            _shared = outer
+            gc.unfreeze()
 
     def __enter__(self) -> Workers:
         return self
@@ -60,19 +73,3 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=error is not None)
             self._pool = None
-
-
-def _forked_map(function: Callable[[Item], Result], items: Sequence[Item], jobs: int, chunk: int) -> list[Result]:
-    global _shared
-    # A worker may map in turn: its own work is back in place when that map ends.
-    outer, _shared = _shared, _Shared(function, items)
-    # The parent's objects move out of the collector's reach: a collection in a worker
-    # would otherwise write to every page of them and copy what the fork shares.
-    gc.freeze()
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
-    try:
-        return list(pool.map(_call_shared, range(len(items)), chunksize=chunk))
-    finally:
-        pool.shutdown(cancel_futures=True)
-        _shared = outer
-        gc.unfreeze()
