@@ -16,6 +16,9 @@ Commands run from an empty folder outside the repository, and flake8 and ruff wi
 
 Prints the machine, the tree, the median wall time, CPU time (user + system, child
 processes included) and peak memory of every command, then each target with its value.
+The commands whose ratio is a target run in turn, round after round (txlint --jobs 1
+and 2; flake8 with and without the txlint plugin), so that both sides of a ratio see
+the machine's drift alike.
 """
 
 from __future__ import annotations
@@ -134,6 +137,17 @@ class Bench:
             self.samples[label] = runs
         return self.samples[label]
 
+    def alternated(self, runs: Sequence[tuple[str, Sequence[str], dict[str, str] | None]]) -> list[list[Sample]]:
+        """The samples of each (label, command, env), the commands run in turn, round after
+        round: this machine's speed drifts by 15% within minutes, and a ratio of two commands
+        measured in the same rounds sees the same drift on both sides."""
+        missing = [run for run in runs if run[0] not in self.samples]
+        for index in range(self.repeat):
+            for label, command, env in missing:
+                print(f"  {label} [{index + 1}/{self.repeat}]", file=sys.stderr, flush=True)
+                self.samples.setdefault(label, []).append(measure(command, self.cwd, env or self.env))
+        return [self.samples[label] for label, _, _ in runs]
+
     def once(self, command: Sequence[str]) -> subprocess.CompletedProcess[str]:
         """An untimed run that prepares the next ones (fills a cache)."""
         result = subprocess.run(command, capture_output=True, text=True, cwd=self.cwd, env=self.env)
@@ -223,12 +237,27 @@ def flake8_command(flake8: str, tree: Path) -> list[str]:
 
 
 def cold_txlint(bench: Bench, jobs: int) -> list[Sample]:
-    command = [bench.tools.txlint, "--no-cache", "--jobs", str(jobs), str(bench.tree)]
-    return bench.timed(f"txlint --no-cache --jobs {jobs}", command)
+    """Cold txlint with `jobs` processes; --jobs 1 and 2 are measured together (`alternated`)."""
+    runs = [
+        (f"txlint --no-cache --jobs {count}", [bench.tools.txlint, "--no-cache", "--jobs", str(count), str(bench.tree)], None)
+        for count in (1, 2)
+    ]
+    return bench.alternated(runs)[jobs - 1]
+
+
+def flake8_runs(bench: Bench) -> tuple[list[Sample], list[Sample]]:
+    """flake8 with its default plugins, and with the txlint plugin, measured together (`alternated`)."""
+    # No txlint cache: like flake8 itself, the plugin starts from nothing (its index included).
+    env = {**bench.env, "TXLINT_NO_CACHE": "1"}
+    plain, with_txlint = bench.alternated([
+        ("flake8 --jobs 1 (default plugins)", flake8_command(bench.tools.flake8, bench.tree), None),
+        ("flake8 --jobs 1 + txlint plugin (no cache)", flake8_command(bench.tools.flake8_txlint, bench.tree), env),
+    ])  # fmt: skip
+    return plain, with_txlint
 
 
 def peer_flake8(bench: Bench) -> list[Sample]:
-    return bench.timed("flake8 --jobs 1 (default plugins)", flake8_command(bench.tools.flake8, bench.tree))
+    return flake8_runs(bench)[0]
 
 
 def scenario_cold(bench: Bench) -> list[Check]:
@@ -252,11 +281,7 @@ def scenario_jobs(bench: Bench) -> list[Check]:
 
 
 def scenario_plugin(bench: Bench) -> list[Check]:
-    plain = peer_flake8(bench)
-    # No txlint cache: like flake8 itself, the plugin starts from nothing (its index included).
-    env = {**bench.env, "TXLINT_NO_CACHE": "1"}
-    command = flake8_command(bench.tools.flake8_txlint, bench.tree)
-    with_txlint = bench.timed("flake8 --jobs 1 + txlint plugin (no cache)", command, env=env)
+    plain, with_txlint = flake8_runs(bench)
     return [
         Check("flake8 + txlint plugin / flake8 (overhead)", ratio(with_txlint, plain, "wall"), "<=", 1.2, "x", "wall"),
         Check("flake8 + txlint plugin / flake8 (overhead)", ratio(with_txlint, plain, "cpu"), "<=", 1.2, "x", "CPU"),
