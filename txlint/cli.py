@@ -34,7 +34,7 @@ from txlint.diagnostics import Diagnostic, Fix, FixSafety
 from txlint.discovery import DEFAULT_EXCLUDES, discover, remembered_walks
 from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
 from txlint.formats import Reported, formatters
-from txlint.parallel import Workers
+from txlint.parallel import Inherited, Workers
 from txlint.paths import module_name_for
 from txlint.project import forget_roots, plain_settings, project_facts, project_root, project_root_of
 from txlint.registry import all_rules, rule_for, selected_rules
@@ -388,17 +388,13 @@ def _lookup(store: Store, path: str, context: FileContext, args: argparse.Namesp
     return Pending(path, stamp)
 
 
+@dataclass(frozen=True)
 class _Checker:
-    """Reads and checks a pending file, unless it was only touched and checked alike before.
+    """Reads and checks a pending file, unless it was only touched and checked alike before
+    (a worker that was not forked has no store: there it checks the file again, alike)."""
 
-    A worker that was not forked gets no store (it would be sent with every batch): there,
-    a touched file is checked again, alike."""
-
-    def __init__(self, store: Store | None, args: argparse.Namespace) -> None:
-        self.store, self.args = store, args
-
-    def __reduce__(self) -> tuple[type[_Checker], tuple[None, argparse.Namespace]]:
-        return _Checker, (None, self.args)
+    store: Inherited[Store]
+    args: argparse.Namespace
 
     def __call__(self, job: Pending) -> Checked:
         path, args = job.path, self.args
@@ -408,7 +404,8 @@ class _Checker:
         except OSError as error:
             return Checked(FileReport(path, [_file_error(f"cannot read file: {_read_problem(path, error)}")]), None)
         content = content_hash(data)
-        entry = self.store.matching(os.path.abspath(path), content) if self.store is not None else None
+        store = self.store.value
+        entry = store.matching(os.path.abspath(path), content) if store is not None else None
         cached = _cached_report(path, entry, _context(path, args), args) if entry is not None else None
         if entry is not None and cached is not None:
             return Checked(cached, content, entry.value)
@@ -453,7 +450,7 @@ def _from_plain(plain: PlainDiagnostic) -> Diagnostic:
 def _check_all(store: Store, jobs: list[Pending], args: argparse.Namespace) -> list[Checked]:
     """Serially, or over a pool of processes; either way the results come in the order of `jobs`."""
     with Workers(args.jobs) as workers:
-        return workers.map(_Checker(store, args), jobs)
+        return workers.map(_Checker(Inherited(store), args), jobs)
 
 
 def _checked(path: str, data: bytes, args: argparse.Namespace) -> FileReport:

@@ -18,7 +18,7 @@ import libcst as cst
 
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
-from txlint.django.names import resolve_callee
+from txlint.django.names import last_segment, resolve_callee
 from txlint.django.summary import LOCALS, SIGNAL_SENDS, Chain, FunctionSummary, mention_name, short_name, summarise
 from txlint.django.outline import Outline
 from txlint.django.reach import KnownChains, may_reach_a_dispatch, open_names
@@ -58,7 +58,7 @@ class ProjectIndex:
             if summary.dispatches and not summary.defers
         )
         # A callee resolves only to a chain of its own last name (`resolve_callee`).
-        last_names = {_last_name(name) for name in chains}
+        last_names = {last_segment(name) for name in chains}
         changed = True
         while changed:
             changed = False
@@ -66,17 +66,13 @@ class ProjectIndex:
                 if name in chains or summary.defers:
                     continue
                 for callee in summary.calls:
-                    target = resolve_callee(callee, chains) if _last_name(callee) in last_names else None
+                    target = resolve_callee(callee, chains) if last_segment(callee) in last_names else None
                     if target is not None:
                         chains[name] = (short_name(name), *chains[target])
-                        last_names.add(_last_name(name))
+                        last_names.add(last_segment(name))
                         changed = True
                         break
         return chains
-
-
-def _last_name(dotted: str) -> str:
-    return dotted.rpartition(".")[2]
 
 
 @dataclass(frozen=True)

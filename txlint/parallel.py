@@ -11,8 +11,20 @@ from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Value = TypeVar("Value")
 
 FORKS = "fork" in multiprocessing.get_all_start_methods()
+
+
+class Inherited(Generic[Value]):
+    """A value that the forked workers inherit with their work (the cache's store). A worker
+    that was not forked receives None instead: the value would go with every batch."""
+
+    def __init__(self, value: Value | None) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[type[Inherited[Value]], tuple[None]]:
+        return Inherited, (None,)
 
 
 class _Shared(Generic[Item, Result]):

@@ -35,7 +35,7 @@ from txlint.django.project_settings import is_settings_path, turns_on_atomic_req
 from txlint.django.summary import Chain, FunctionSummary, PlainSummary
 from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
 from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, summarise_source
-from txlint.parallel import Workers
+from txlint.parallel import Inherited, Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
 from txlint.prescan import finditer_word
 from txlint.pruning import pruned_source
@@ -116,8 +116,6 @@ def _clears_an_imported_name(source: str) -> bool:
     return False
 
 
-# A wrapper is a `@contextmanager` yielding inside `atomic()` or a function returning
-# `atomic(...)`: only files of that shape are parsed for them.
 def _clearings(source: str) -> Iterator[tuple[int, str, str | None]]:
     """(start, method, receiver if `del`) of each clearing call or `del` of an item: the
     matches of `CLEARING_CALL|\\b` + `DELETED_ITEM`, found by two scans that `re` runs fast
@@ -131,6 +129,8 @@ def _clearings(source: str) -> Iterator[tuple[int, str, str | None]]:
             yield start, method, receiver
 
 
+# A wrapper is a `@contextmanager` yielding inside `atomic()` or a function returning
+# `atomic(...)`: only files of that shape are parsed for them.
 WRAPPER_SHAPE = re.compile(r"\bcontextmanager\b[\s\S]*\byield\b|\breturn\b[^\n]*\batomic\s*\(")
 
 
@@ -276,7 +276,7 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> tuple[li
             unread.append((len(found), path, stamp))
             found.append(None)
     parsed = 0
-    for (position, _, _), (project_file, parses) in zip(unread, workers.map(_FileReader(store), unread)):
+    for (position, _, _), (project_file, parses) in zip(unread, workers.map(_FileReader(Inherited(store)), unread)):
         found[position] = project_file
         store.reads += project_file is not None
         parsed += parses
@@ -287,18 +287,13 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> tuple[li
     return files, parsed
 
 
+@dataclass(frozen=True)
 class _FileReader:
     """Reads a file the cache could not vouch for by its stamp: a file only touched
-    (same content) keeps the cache's facts and summaries, another one gets new facts.
+    (same content) keeps the cache's facts and summaries, another one gets new facts (as
+    it does in a worker that was not forked, which has no store)."""
 
-    A worker that was not forked gets no store (it would be sent with every batch): there,
-    a touched file's facts are computed again, alike."""
-
-    def __init__(self, store: Store | None) -> None:
-        self.store = store
-
-    def __reduce__(self) -> tuple[type[_FileReader], tuple[None]]:
-        return _FileReader, (None,)
+    store: Inherited[Store]
 
     def __call__(self, unread: tuple[int, str, Stamp | None]) -> tuple[_ProjectFile | None, int]:
         _, path, stamp = unread
@@ -309,7 +304,8 @@ class _FileReader:
             return None, 0
         content = content_hash(data)
         source = data.decode("utf-8", errors="replace")
-        entry = self.store.matching(path, content) if self.store is not None else None
+        store = self.store.value
+        entry = store.matching(path, content) if store is not None else None
         if entry is not None:
             touched = _from_entry(path, entry)
             touched.stamp, touched.source = stamp, source
