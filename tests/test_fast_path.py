@@ -12,7 +12,7 @@ import pytest
 from txlint import cli, engine
 from txlint.django.outline import Outline
 from txlint.engine import SourceFile, fix_source, lint_source
-from txlint.pruning import pruned_source
+from txlint.pruning import Pruned, pruned_source
 from txlint.registry import all_rules
 from txlint.rule import dedent
 from txlint.settings import DEFAULT_SETTINGS
@@ -76,12 +76,39 @@ def test_fixtures_fix_the_same_with_and_without_the_fast_path(monkeypatch, capsy
     assert exact.strip()
 
 
-def pruned(code: str, keep: str | None = None) -> str:
+def pruned(code: str, keep: str | None = None) -> Pruned:
     """The code with every function body dropped but the one of function `keep`."""
     source = dedent(code)
     outline = Outline(ast.parse(source), source, "app/views.py", "app.views", False, DEFAULT_SETTINGS)
     sites = [info.node for info in outline.functions if info.node.name == keep]
     return pruned_source(outline, sites)
+
+
+def in_place(result: Pruned, source: str) -> str:
+    """The pruned code with each line put back at its source line by `Pruned.lines`, the
+    lines left out blank (with the source's line endings)."""
+    rows = [line[len(line.rstrip("\r\n")) :] for line in source.splitlines(keepends=True)]
+    for number, line in enumerate(result.text.splitlines(keepends=True), start=1):
+        rows[result.source_line(number) - 1] = line
+    return "".join(rows)
+
+
+def test_pruning_leaves_dropped_lines_out() -> None:
+    code = """
+    class Order:
+        def pay(self):
+            self.status = "paid"
+
+            self.save()
+        items = [
+            1,
+            2,
+        ]
+    """
+    result = pruned(code)
+    assert result.text == "class Order:\n    def pay(self):\n        pass\n    items = ...\n"
+    assert result.lines == (1, 2, 3, 6)
+    assert [result.source_line(number) for number in (1, 3, 4)] == [1, 3, 6]
 
 
 def test_pruning_keeps_every_line_in_place() -> None:
@@ -99,7 +126,7 @@ def test_pruning_keeps_every_line_in_place() -> None:
             for line in self.lines:
                 line.ship()
     """
-    assert pruned(code, keep="ship") == dedent(
+    assert in_place(pruned(code, keep="ship"), dedent(code)) == dedent(
         """
     import logging
 
@@ -127,7 +154,7 @@ def test_pruning_keeps_imports_of_dropped_bodies() -> None:
         )
         send_receipt.delay(order.pk)
     """
-    assert pruned(code) == "def pay(order):\n    pass\n    from django.db import transaction as tx\n" \
+    assert in_place(pruned(code), dedent(code)) == "def pay(order):\n    pass\n    from django.db import transaction as tx\n" \
         "    from .tasks import (\n        send_receipt,\n    )\n\n"
 
 
@@ -143,11 +170,12 @@ def test_pruning_keeps_imports_of_dropped_bodies() -> None:
         "async def coroutine():\n    async with lock:\n        await go()\n",
     ],
 )
-def test_pruned_code_compiles_with_the_same_lines(code: str) -> None:
+def test_pruned_code_compiles_with_its_lines_mapped_back(code: str) -> None:
     result = pruned(code)
-    compile(result, "<pruned>", "exec")
-    assert result.count("\n") == code.count("\n")
-    assert [line for line in result.splitlines() if "def " in line] == [line for line in code.splitlines() if "def " in line]
+    compile(result.text, "<pruned>", "exec")
+    kept = in_place(result, code)
+    assert kept.count("\n") == code.count("\n")
+    assert [line for line in kept.splitlines() if "def " in line] == [line for line in code.splitlines() if "def " in line]
 
 
 @pytest.mark.parametrize(
@@ -162,16 +190,15 @@ def test_pruned_code_compiles_with_the_same_lines(code: str) -> None:
 )
 def test_a_body_starting_with_a_decorated_statement_is_dropped_from_its_first_decorator(code: str) -> None:
     result = pruned(code)
-    compile(result, "<pruned>", "exec")
-    assert result.count("\n") == code.count("\n")
-    assert "@" not in result
-    assert result.splitlines()[:2] == [code.splitlines()[0], "    pass"]
+    compile(result.text, "<pruned>", "exec")
+    assert "@" not in result.text
+    assert result.text.splitlines()[:2] == [code.splitlines()[0], "    pass"]
 
 
 def test_a_site_on_the_module_keeps_everything() -> None:
     source = "def f():\n    return 1\n"
     outline = Outline(ast.parse(source), source, "m.py", "m", False, DEFAULT_SETTINGS)
-    assert pruned_source(outline, [outline.tree]) == source
+    assert pruned_source(outline, [outline.tree]) == Pruned(source)
 
 
 TRICKY = '''\
@@ -273,6 +300,35 @@ def test_a_pruned_module_libcst_refuses_is_analysed_whole_not_reported_as_a_synt
     )
     rules = [rule() for rule in all_rules()]
     expected = described(lint_source(code, rules))
-    monkeypatch.setattr(engine, "pruned_source", lambda outline, sites: "def broken(:\n")
+    monkeypatch.setattr(engine, "pruned_source", lambda outline, sites: Pruned("def broken(:\n", (1,)))
     assert described(lint_source(code, rules)) == expected
     assert expected and "TXL000" not in expected[0]
+
+
+def test_positions_from_the_whole_pruned_module_are_mapped_back_to_the_source_lines(monkeypatch) -> None:
+    code = dedent(
+        """
+        from django.db import transaction
+
+        from .tasks import send_receipt
+
+
+        def unrelated(order):
+            order.total = 1
+            order.tax = 2
+
+            return order
+
+
+        def save(order):
+            with transaction.atomic():
+                order.save()
+                send_receipt.delay(order.pk)
+        """
+    )
+    rules = [rule() for rule in all_rules()]
+    expected = described(lint_source(code, rules))
+    assert [d[2] for d in expected] == [16]
+    # A statement `ast` cannot match: the engine falls back to positions in the pruned module.
+    monkeypatch.setattr(engine, "positions_of", lambda module, tree, nodes: None)
+    assert described(lint_source(code, rules)) == expected

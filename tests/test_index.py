@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import textwrap
 from pathlib import Path
 
 from txlint import cli
 from txlint.django.summary import FunctionSummary
 from txlint.index import FileSummary, ProjectIndex
+from txlint import project
+from txlint.index import summarise_source
 from txlint.project import project_facts
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seed_import"
@@ -281,3 +284,97 @@ def test_a_summary_stands_for_chains_until_one_ends_in_a_name_left_out() -> None
     summary = FileSummary({}, frozenset({"charge", "save"}), frozenset({"shop.billing.save"}))
     assert summary.stands_for(["shop.payments.capture", "shop.billing.save"])
     assert not summary.stands_for(["shop.billing.charge"])
+
+
+# `shop/alerts.py` dispatches; each other module calls `notify` in one of the ways a chain
+# is reached, but `shop/docs.py`, which only names it.
+CALLS_OF_A_CHAIN = {
+    "pyproject.toml": "",
+    "shop/__init__.py": "",
+    "shop/tasks.py": "",
+    "shop/alerts.py": """
+        from shop.tasks import alert_task
+
+
+        def notify(order):
+            alert_task.delay(order.pk)
+    """,
+    "shop/direct.py": """
+        from shop.alerts import notify
+
+
+        def pay(order):
+            notify(order)
+    """,
+    "shop/parenthesised.py": """
+        from shop.alerts import notify
+
+
+        def pay(order):
+            (notify)(order)
+    """,
+    "shop/renamed.py": """
+        from shop.alerts import notify as tell
+
+
+        def pay(order):
+            tell(order)
+    """,
+    "shop/qualified.py": """
+        import shop.alerts
+
+
+        def pay(order):
+            shop.alerts.notify(order)
+    """,
+    "shop/docs.py": """
+        HELP = "notify the customer"
+
+
+        def describe(order):
+            # notify is called on payment
+            return getattr(order, "notify", None)
+    """,
+}
+
+
+def summarised_paths(monkeypatch) -> list[str]:
+    """The paths the index summarises from now on (each time it does)."""
+    paths: list[str] = []
+
+    def recording(path, *args):
+        paths.append(os.path.basename(path))
+        return summarise_source(path, *args)
+
+    monkeypatch.setattr(project, "summarise_source", recording)
+    return paths
+
+
+def test_only_modules_that_may_call_a_chain_are_summarised_for_it(write, monkeypatch) -> None:
+    root = write(CALLS_OF_A_CHAIN)
+    summarised = summarised_paths(monkeypatch)
+    facts = project_facts(str(root))
+    callers = {name for name in facts.dispatch_chains if name.endswith(".pay")}
+    assert callers == {f"shop.{module}.pay" for module in ("direct", "parenthesised", "renamed", "qualified")}
+    # docs.py names `notify` but cannot call it.
+    assert sorted(summarised) == ["alerts.py", "direct.py", "parenthesised.py", "qualified.py", "renamed.py"]
+
+
+def test_a_module_not_read_again_is_searched_for_the_chains_it_may_call(write, tmp_path: Path, monkeypatch) -> None:
+    files = {**CALLS_OF_A_CHAIN, "shop/alerts.py": "def notify(order):\n    order.save()\n"}
+    root = write(files)
+    for path in root.rglob("*.py"):
+        os.utime(path, ns=(10**9, 10**9))  # not racy: the cache trusts their stamps
+    assert project_facts(str(root), str(tmp_path / "cache")).dispatch_chains == {}
+    project_facts.cache_clear()
+    alerts = root / "shop" / "alerts.py"
+    alerts.write_text(textwrap.dedent(CALLS_OF_A_CHAIN["shop/alerts.py"]).lstrip("\n"))
+    os.utime(alerts, ns=(2 * 10**9, 2 * 10**9))
+    summarised = summarised_paths(monkeypatch)
+    again = project_facts(str(root), str(tmp_path / "cache"))
+    # Only alerts.py was read; the callers were found by the words the cache kept of them.
+    assert again.read == 1
+    assert {name for name in again.dispatch_chains if name.endswith(".pay")} == {
+        f"shop.{module}.pay" for module in ("direct", "parenthesised", "renamed", "qualified")
+    }
+    assert sorted(summarised) == ["alerts.py", "direct.py", "parenthesised.py", "qualified.py", "renamed.py"]

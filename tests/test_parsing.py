@@ -8,6 +8,7 @@ import libcst as cst
 import pytest
 
 from txlint.parsing import parse_pruned, unvalidated_parse
+from txlint.pruning import Pruned
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +22,7 @@ def test_unvalidated_parse_builds_the_tree_libcst_builds() -> None:
 def test_validation_is_back_on_after_parsing_and_after_a_syntax_error() -> None:
     unvalidated_parse("x = 1\n")
     with pytest.raises(cst.ParserSyntaxError):
-        parse_pruned("def (:\n", "def (:\n")
+        source = "def (:\n"
+        parse_pruned(Pruned(source), source)
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")

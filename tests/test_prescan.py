@@ -12,8 +12,8 @@ from txlint.django.caches import attribute_assignments, may_hold_instance_cache,
 from txlint.django.exceptions import (
     BARE_CLAUSE, BROAD_BOUND_HANDLER, BROAD_CLAUSE, SILENT_BROAD_HANDLER, may_have,
 )  # fmt: skip
-from txlint.index import dispatch_shaped
-from txlint.project import _clearings
+from txlint.index import SourceRecord, _Mentions, called_words, dispatch_shaped
+from txlint.project import _clearings, names_a_deferring_base
 from txlint.prescan import search_indented, search_word
 from txlint.registry import all_rules
 from txlint.settings import contains_any
@@ -210,3 +210,68 @@ SCAN_TOKENS = [
 @given(st.lists(st.sampled_from(SCAN_TOKENS), max_size=40).map("".join))
 def test_generated_text_scans_find_what_the_plain_regexes_find(source: str) -> None:
     assert scans(source) == plain_scans(source)
+
+
+def called_by_search(source: str) -> set[str]:
+    """The words of the source that `_Mentions` finds called in it, one search per word;
+    but `as`, a keyword, never a chain's name (`called_words` takes it for what follows `x as`)."""
+    words = set(re.findall(r"\w+", source)) - {"as"}
+    return {word for word in words if _Mentions(frozenset({word})).called_in(SourceRecord("m.py", source, "m", False, False))}
+
+
+CALLED_EDGE_CASES = [
+    "notify(x)\n", "notify (x)\n", "notify \\\n  (x)\n", "(notify)(x)\n", "signals.order_paid.send(x)\n",
+    "from shop import notify as alert\n", "import shop.notify as alert\n", "notifyx(x)\n", "xnotify(x)\n",
+    "alias(x)\n", "notify_as(x)\n", "notify asdf\n", "'notify'\n", "# notify\n", "notify, other = 1, 2\n",
+    "x = notify\n", "1.5 + f(2)\n", "é(x)\n", "notify\tas\tb\n", "as(x)\n", "notify[0](x)\n",
+]
+
+
+@pytest.mark.parametrize("source", CALLED_EDGE_CASES)
+def test_called_words_are_the_words_a_search_finds_called(source: str) -> None:
+    assert set(called_words(source).split()) - {"as"} == called_by_search(source)
+
+
+def test_real_code_called_words_are_the_words_a_search_finds_called() -> None:
+    sources = real_sources()[:80]
+    assert [source[:80] for source in sources if set(called_words(source).split()) - {"as"} != called_by_search(source)] == []
+
+
+CALLED_TOKENS = ["notify", "as", "alert", " ", "\t", "\n", "\\\n", "(", ")", ".", ",", "=", "'", "#", "é", "1", "_"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(CALLED_TOKENS), max_size=30).map("".join))
+def test_generated_text_called_words_are_the_words_a_search_finds_called(source: str) -> None:
+    assert set(called_words(source).split()) - {"as"} == called_by_search(source)
+
+
+PLAIN_DEFERRING_BASE = re.compile(r"base\s*=\s*[\w.]*(?:TransactionAware|OnCommit|AfterCommit)", re.IGNORECASE)
+BASE_EDGE_CASES = [
+    "@app.task(base=TransactionAwareTask)\n", "@task(base = tasks.OnCommitTask)", "base=\n  AfterCommitTask",
+    "BASE=transactionawaretask", "baſe=OnCommit", "database=OnCommitTask", "base=x=OnCommit", "base =x OnCommit",
+    "base\u00a0= OnCommit", "ase=OnCommit", "=OnCommit", "base=On Commit", "rebase=AfterCommit()", "base==OnCommit",
+    "x = 1\nbase = 2\ny = OnCommit\n", "base = TransactionAware\nbase = AfterCommit",
+]
+
+
+@pytest.mark.parametrize("source", BASE_EDGE_CASES)
+def test_deferring_base_edge_cases_answer_as_the_plain_regex(source: str) -> None:
+    assert names_a_deferring_base(source) == bool(PLAIN_DEFERRING_BASE.search(source))
+
+
+def test_real_code_deferring_bases_answer_as_the_plain_regex() -> None:
+    sources = real_sources()
+    assert [s[:80] for s in sources if names_a_deferring_base(s) != bool(PLAIN_DEFERRING_BASE.search(s))] == []
+    assert any(names_a_deferring_base(source) for source in sources)
+
+
+BASE_TOKENS = [
+    "base", "BaSe", "baſe", "da", "=", " ", "\n", "\u00a0", ".", "x", "_", "OnCommit", "oncommit", "After", "Commit", "(",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(BASE_TOKENS), max_size=20).map("".join))
+def test_generated_text_deferring_bases_answer_as_the_plain_regex(source: str) -> None:
+    assert names_a_deferring_base(source) == bool(PLAIN_DEFERRING_BASE.search(source))

@@ -36,7 +36,7 @@ NO_CACHE_ENV = "TXLINT_NO_CACHE"
 RACY_NS = 2_000_000_000
 UNVERIFIED_SIZE = -1
 # Bumped whenever what a store holds changes shape: a store of another format is not read.
-FORMAT = 5
+FORMAT = 6
 
 # (size, mtime_ns) of a file as `os.stat` saw it; size UNVERIFIED_SIZE for a racy one.
 Stamp = tuple[int, int]

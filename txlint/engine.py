@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import CodeRange
+from libcst.metadata import CodePosition, CodeRange
 
 from txlint.diagnostics import Diagnostic, Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
@@ -27,7 +27,7 @@ from txlint.django.outline import Outline
 from txlint.noqa import NoqaFilter
 from txlint.parsing import TOO_DEEP, PythonVerdict, parse_pruned, python_verdict
 from txlint.positions import all_positions, positions_of
-from txlint.pruning import pruned_source
+from txlint.pruning import Pruned, pruned_source
 from txlint.rule import Finding, Rule
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -117,7 +117,7 @@ def _analyse(
     syntax_error = _parse_error(problem.line, problem.column, problem.reason) if problem else None
     if verdict.refused and syntax_error is not None:
         return Analysis([syntax_error])
-    parsed = source
+    parsed = Pruned(source)
     if FAST_PATH and tree is not None:
         outline = Outline(tree, source, *_location(source_file), settings)
         sites = {rule.code: rule.sites(outline) for rule in candidates}
@@ -127,7 +127,7 @@ def _analyse(
         if not full_positions:
             parsed = pruned_source(outline, [site for rule in candidates for site in sites[rule.code]])
     try:
-        module = parse_pruned(parsed, source)
+        module, parsed = parse_pruned(parsed, source)
         model = build_model(module, source_file.path, source_file.module_name, source_file.is_package, settings)
     except cst.ParserSyntaxError as error:
         # CPython's message and position, where it has one, are the ones users know.
@@ -136,17 +136,27 @@ def _analyse(
         return Analysis([_parse_error(1, 0, f"{type(error).__name__}: {error}")])
     django = DjangoModule(model)
     findings = [finding for rule in candidates for finding in rule.check(django)]
+    model.forget()
     if not findings:
         return Analysis([], module)
-    if full_positions or tree is None or not FAST_PATH:
-        positions = all_positions(module)
-    else:
-        positions = positions_of(module, tree, [finding.node for finding in findings])
+    found = None if full_positions or tree is None or not FAST_PATH else positions_of(module, tree, [f.node for f in findings])
+    positions = found if found is not None else source_positions(all_positions(module), parsed)
     diagnostics = sorted(
         (_diagnostic(finding, positions) for finding in findings),
         key=lambda d: (d.line, d.column, d.code),
     )
     return Analysis(diagnostics, module, positions)
+
+
+def source_positions(positions: dict[int, CodeRange], parsed: Pruned) -> dict[int, CodeRange]:
+    """Positions in the pruned code, moved to the source's lines (columns are the same)."""
+    if parsed.lines is None:
+        return positions
+    line = parsed.source_line
+    return {
+        key: CodeRange(CodePosition(line(r.start.line), r.start.column), CodePosition(line(r.end.line), r.end.column))
+        for key, r in positions.items()
+    }
 
 
 def _location(source_file: SourceFile) -> tuple[str, str | None, bool]:

@@ -24,7 +24,7 @@ from txlint.django.outline import Outline
 from txlint.django.reach import KnownChains, may_reach_a_dispatch, open_names
 from txlint.parsing import parse_pruned, python_verdict
 from txlint.prescan import search_word
-from txlint.pruning import pruned_source
+from txlint.pruning import Pruned, pruned_source
 from txlint.settings import Settings, contains_any
 
 
@@ -89,6 +89,21 @@ class SourceRecord:
     is_package: bool
     # `dispatch_shaped` said so of the source (it needs punctuation the words lack).
     dispatch_shaped: bool
+    # For a file not read again, its `called_words` (`text` is the source otherwise).
+    called: str | None = None
+
+
+# A chain is reached only through a call of its name (`notify(`, `order_paid.send(`,
+# `(notify)(`) or an import renaming it (`import notify as alert`): a name followed so.
+CALLED = r"[\s\\]*(?:[(.)]|as\b)"
+# Each word once, with what follows it if that is as in CALLED: `re` runs this one fast.
+WORD_AND_FOLLOWER = re.compile(r"(\w+)[\s\\]*([(.)]|as\b)?")
+
+
+def called_words(source: str) -> str:
+    """The words of the source followed as in `CALLED`, space-separated: what the index
+    searches, for chain names, in a file it does not read again."""
+    return " ".join(sorted({word for word, follower in WORD_AND_FOLLOWER.findall(source) if follower}))
 
 
 @dataclass(frozen=True)
@@ -117,21 +132,23 @@ def summarise_source(
     if verdict.refused:
         return FileSummary(), False
     try:
-        code: str | None = source  # syntax newer than this Python: libcst's tree of all of it
+        code: Pruned | None = Pruned(source)  # syntax newer than this Python: libcst's tree of all of it
         left_out = FileSummary()
         if verdict.tree is not None:
             code, left_out = _chained_code(verdict.tree, source, path, module_name, is_package, settings)
         if code is None:
             return left_out, False
-        model = build_model(parse_pruned(code, source), path, module_name, is_package, settings)
+        model = build_model(parse_pruned(code, source)[0], path, module_name, is_package, settings)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
         return FileSummary(), True
-    return replace(left_out, functions=summarise(DjangoModule(model))), True
+    functions = summarise(DjangoModule(model))
+    model.forget()
+    return replace(left_out, functions=functions), True
 
 
 def _chained_code(
     tree: ast.Module, source: str, path: str, module_name: str | None, is_package: bool, settings: Settings
-) -> tuple[str | None, FileSummary]:
+) -> tuple[Pruned | None, FileSummary]:
     """The source pruned to the functions that may be in a chain (None when there are none),
     and a summary without functions telling what the others may call."""
     outline = Outline(tree, source, path, module_name, is_package, settings)
@@ -198,7 +215,7 @@ def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_o
         batch = [
             r for r in records
             if (r.path in summarised and not summarised[r.path].stands_for(chains))
-            or (r.path not in summarised and mentions.named_in(r.text))
+            or (r.path not in summarised and mentions.called_in(r))
         ]  # fmt: skip
     return _index_of(records, summarised)
 
@@ -219,12 +236,17 @@ def _mention_names(chains: Mapping[str, Chain]) -> frozenset[str]:
 
 
 class _Mentions:
-    """Whether a text names any of some words (after a word boundary)."""
+    """Whether a file may call any of some words (see `CALLED`)."""
 
     def __init__(self, words: frozenset[str]) -> None:
         self.words = sorted(words)
-        self.pattern = re.compile(r"(?:" + "|".join(map(re.escape, self.words)) + r")\b")
+        alternatives = "(?:" + "|".join(map(re.escape, self.words)) + r")\b"
+        self.named = re.compile(alternatives)
+        self.called = re.compile(alternatives + CALLED)
 
-    def named_in(self, text: str) -> bool:
+    def called_in(self, record: SourceRecord) -> bool:
         # An alternation has no literal prefix for `re` to scan for: `in` rules most texts out first.
-        return any(word in text for word in self.words) and search_word(self.pattern, text) is not None
+        text = record.text if record.called is None else record.called
+        if not any(word in text for word in self.words):
+            return False
+        return search_word(self.named if record.called is not None else self.called, text) is not None

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst import CSTNode
 
+from txlint.pruning import Pruned
+
 TOO_DEEP = "too deeply nested to analyse"
 
 
@@ -59,15 +61,16 @@ def parse_module(source: str) -> cst.Module | None:
         return None
 
 
-def parse_pruned(pruned: str, source: str) -> cst.Module:
-    """libcst's tree of `pruned` (see txlint.pruning), or of the whole `source` should
-    pruning ever leave code libcst refuses: no pruning artefact is a syntax error."""
+def parse_pruned(pruned: Pruned, source: str) -> tuple[cst.Module, Pruned]:
+    """libcst's tree of the pruned code (see txlint.pruning) and that code; the whole
+    `source`'s should pruning ever leave code libcst refuses: no pruning artefact is a
+    syntax error."""
     try:
-        return unvalidated_parse(pruned)
+        return unvalidated_parse(pruned.text), pruned
     except cst.ParserSyntaxError:
-        if pruned is source:
+        if pruned.text is source:
             raise
-        return unvalidated_parse(source)
+        return unvalidated_parse(source), Pruned(source)
 
 
 def unvalidated_parse(source: str) -> cst.Module:

@@ -36,13 +36,14 @@ def all_positions(module: cst.Module) -> dict[int, CodeRange]:
     return {id(node): code_range for node, code_range in wrapper.resolve(PositionProvider).items()}
 
 
-def positions_of(module: cst.Module, tree: ast.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, CodeRange]:
-    """The positions of `nodes`, by id; of every node when a statement cannot be matched."""
+def positions_of(module: cst.Module, tree: ast.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, CodeRange] | None:
+    """The positions of `nodes` in the source of `tree`, by id; None when a statement
+    cannot be matched (then `all_positions` has them, in the module's own lines)."""
     paths = _paths(module, {id(node) for node in nodes})
     holders = {id(node): _innermost_statement(paths.get(id(node), [])) for node in nodes}
     starts = {key: _start(module, tree, paths[key]) for key, holder in holders.items() if holder is not None}
     if len(starts) < len(holders) or None in starts.values():
-        return all_positions(module)
+        return None
     keep = {id(ancestor) for path in paths.values() for ancestor in path}
     kept = {id(holder) for holder in holders.values()}
     reduced = module.with_changes(body=[_reduced(s, keep, kept) for s in module.body if id(s) in keep], header=[], footer=[])

@@ -34,11 +34,11 @@ from txlint.django.outline import Outline
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain, FunctionSummary, PlainSummary
 from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
-from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, summarise_source
+from txlint.index import FileSummary, SourceRecord, build_index, called_words, dispatch_shaped, summarise_source
 from txlint.parallel import Inherited, Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
 from txlint.prescan import finditer_word
-from txlint.pruning import pruned_source
+from txlint.pruning import Pruned, pruned_source
 from txlint.paths import module_name_for, package_of
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -79,8 +79,21 @@ def _marked_folder(directory: str) -> str | None:
     return None if parent == directory else _marked_folder(parent)
 
 
-# `base=TransactionAwareTask` in a task decorator: only such files are parsed.
-DEFERRING_BASE_ARGUMENT = re.compile(r"base\s*=\s*[\w.]*(?:" + TRANSACTION_AWARE_BASE.pattern + ")", re.IGNORECASE)
+# `base=TransactionAwareTask` in a task decorator: only such files are parsed. The search
+# runs from the `=`: a case-insensitive `base` gives `re` no literal prefix (see txlint.prescan).
+DEFERRING_VALUE = re.compile(r"=\s*[\w.]*(?:" + TRANSACTION_AWARE_BASE.pattern + ")", re.IGNORECASE)
+BASE = re.compile("base", re.IGNORECASE)
+
+
+def names_a_deferring_base(source: str) -> bool:
+    """`base\\s*=\\s*[\\w.]*(?:TransactionAware|OnCommit|AfterCommit)`, ignoring case, matches."""
+    for match in DEFERRING_VALUE.finditer(source):
+        end = match.start()
+        while end and source[end - 1].isspace():  # `\\s` is str.isspace()
+            end -= 1
+        if end >= 4 and BASE.fullmatch(source, end - 4, end):
+            return True
+    return False
 
 
 # Another module's cache can only be cleared through a name imported here: parse a file
@@ -178,16 +191,17 @@ class ProjectFacts:
 
 # A FileSummary as the cache stores it: (settings key, open names, considered chains, functions).
 CachedSummaries = tuple[str, list[str], list[str], dict[str, PlainSummary]]
-FileFactsPlain = tuple[str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+FileFactsPlain = tuple[str, str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class FileFacts:
     """What one file tells the project by itself, whatever the other files say."""
 
-    # Every word of the source, space-separated: enough for the index's prescans later.
-    # None until the cache needs it (a run without cache never does).
+    # Every word of the source, space-separated, and its `called_words`: enough for the
+    # index's prescans later. None until the cache needs them (a run without cache never does).
     words: str | None
+    called: str | None
     dispatch_shaped: bool
     atomic_requests: bool
     deferring_tasks: tuple[str, ...]
@@ -198,16 +212,18 @@ class FileFacts:
     atomic_wrappers: tuple[str, ...]
 
     def to_plain(self) -> FileFactsPlain:
-        assert self.words is not None
+        assert self.words is not None and self.called is not None
         return (
-            self.words, self.dispatch_shaped, self.atomic_requests,
+            self.words, self.called, self.dispatch_shaped, self.atomic_requests,
             self.deferring_tasks, self.cleared_caches, self.assigned_attributes, self.atomic_wrappers,
         )  # fmt: skip
 
     @classmethod
     def from_plain(cls, plain: FileFactsPlain) -> FileFacts:
-        words, shaped, atomic_requests, deferring, cleared, assigned, wrappers = plain
-        return cls(words, shaped, atomic_requests, tuple(deferring), tuple(cleared), tuple(assigned), tuple(wrappers))
+        words, called, shaped, atomic_requests, deferring, cleared, assigned, wrappers = plain
+        return cls(
+            words, called, shaped, atomic_requests, tuple(deferring), tuple(cleared), tuple(assigned), tuple(wrappers)
+        )
 
 
 WORD = re.compile(r"\w+")
@@ -223,7 +239,7 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
     deferring: list[str] = []
     cleared: list[str] = []
     wrappers: list[str] = []
-    wants_tasks, wants_caches = bool(DEFERRING_BASE_ARGUMENT.search(source)), _clears_an_imported_name(source)
+    wants_tasks, wants_caches = names_a_deferring_base(source), _clears_an_imported_name(source)
     wants_wrappers = "atomic" in source and bool(WRAPPER_SHAPE.search(source))
     if wants_tasks or wants_caches or wants_wrappers:
         parsed += 1
@@ -234,9 +250,12 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
             cleared = sorted(cleared_names(model))
         if model is not None and model.module_name and wants_wrappers:
             wrappers = [f"{model.module_name}.{name}" for name in DjangoModule(model).transactions.module_wrappers()]
+        if model is not None:
+            model.forget()
     shaped = dispatch_shaped(source)
     assigned = tuple(sorted(assigned_attribute_names(source)))
-    return FileFacts(None, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned, tuple(wrappers)), parsed
+    facts = FileFacts(None, None, shaped, atomic_requests, tuple(deferring), tuple(cleared), assigned, tuple(wrappers))
+    return facts, parsed
 
 
 @dataclass
@@ -252,12 +271,15 @@ class _ProjectFile:
 
     def record(self) -> SourceRecord:
         module_name, is_package = module_name_for(self.path)
-        text = self.source if self.source is not None else self.facts.words or ""
-        return SourceRecord(self.path, text, module_name, is_package, self.facts.dispatch_shaped)
+        if self.source is not None:
+            return SourceRecord(self.path, self.source, module_name, is_package, self.facts.dispatch_shaped)
+        words, called = self.facts.words or "", self.facts.called or ""
+        return SourceRecord(self.path, words, module_name, is_package, self.facts.dispatch_shaped, called)
 
     def cached(self) -> tuple[FileFactsPlain, CachedSummaries | None]:
         if self.facts.words is None and self.source is not None:
-            self.facts = replace(self.facts, words=" ".join(sorted(set(WORD.findall(self.source)))))
+            words = " ".join(sorted(set(WORD.findall(self.source))))
+            self.facts = replace(self.facts, words=words, called=called_words(self.source))
         return self.facts.to_plain(), self.summaries
 
 
@@ -461,12 +483,12 @@ def _model(source: str, path: str, caches: bool, wrappers: bool) -> ModuleModel 
         return None
     module_name, is_package = module_name_for(path)
     try:
-        code = source
+        code = Pruned(source)
         if verdict.tree is not None:
             outline = Outline(verdict.tree, source, path, module_name, is_package, DEFAULT_SETTINGS)
             sites = [*(_clearing_functions(outline) if caches else []), *(outline.possible_wrappers() if wrappers else [])]
             code = pruned_source(outline, sites)
-        return build_model(parse_pruned(code, source), path, module_name, is_package, DEFAULT_SETTINGS)
+        return build_model(parse_pruned(code, source)[0], path, module_name, is_package, DEFAULT_SETTINGS)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError):
         return None
 

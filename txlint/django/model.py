@@ -145,6 +145,12 @@ class ModuleModel:
         self.module_level_defs: dict[str, FunctionInfo] = {}
         self.memo: dict[tuple[str, int], object] = {}
 
+    def forget(self) -> None:
+        """Drop what the rules memoised: it points back at the model, a reference cycle that
+        would leave the model and its whole tree to the cyclic collector (in flake8's
+        process, its older generations)."""
+        self.memo.clear()
+
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """The qualified name an expression refers to, through the module's imports.
 
@@ -229,35 +235,20 @@ class Scanner:
         self._statement_value: cst.BaseExpression | None = None
         self._statement: cst.Expr | None = None
         self._awaited: cst.BaseExpression | None = None
-        self._handlers: dict[type[cst.CSTNode], Callable[[Any], None]] = {
-            cst.Import: self.model.imports.add_import,
-            cst.ImportFrom: self.model.imports.add_import_from,
-            cst.ClassDef: self._class,
-            cst.FunctionDef: self._function,
-            cst.Lambda: self._lambda,
-            cst.With: self._with,
-            cst.For: self._for,
-            cst.While: self._while,
-            cst.Try: self._try,
-            cst.Expr: self._expression_statement,
-            cst.Await: self._await,
-            cst.Call: self._call,
-            cst.Assign: self._assign,
-            cst.AnnAssign: self._ann_assign,
-            cst.AugAssign: self._aug_assign,
-            cst.NamedExpr: self._named_expr,
-            cst.Raise: self._raise,
-            cst.Yield: self._yield,
-            cst.Return: self._return,
-        }
 
     # walking ------------------------------------------------------------------------
     def walk(self, node: cst.CSTNode) -> None:
-        handler = self._handlers.get(type(node))
+        handler = _SCANNER_HANDLERS.get(type(node))
         if handler is None:
             self.walk_children(node)
         else:
-            handler(node)
+            handler(self, node)
+
+    def _import(self, node: cst.Import) -> None:
+        self.model.imports.add_import(node)
+
+    def _import_from(self, node: cst.ImportFrom) -> None:
+        self.model.imports.add_import_from(node)
 
     def walk_children(self, node: cst.CSTNode) -> None:
         for name in code_fields(type(node)):
@@ -422,14 +413,20 @@ class Scanner:
 
 
 def _walrus_targets(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    found: list[cst.BaseExpression] = []
+    walrus = _Walrus()
+    node.visit(walrus)
+    return walrus.found
 
-    class Walrus(cst.CSTVisitor):
-        def visit_NamedExpr(self, named: cst.NamedExpr) -> None:
-            found.append(named.target)
 
-    node.visit(Walrus())
-    return found
+class _Walrus(cst.CSTVisitor):
+    """The targets of `:=` (a class made once: one made per call is a reference cycle)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.BaseExpression] = []
+
+    def visit_NamedExpr(self, named: cst.NamedExpr) -> None:
+        self.found.append(named.target)
 
 
 def parameter_names(params: cst.Parameters) -> list[str]:
@@ -438,6 +435,31 @@ def parameter_names(params: cst.Parameters) -> list[str]:
         if isinstance(star, cst.Param):
             names.append(star.name.value)
     return names
+
+
+# By node type, unbound: bound methods held by the Scanner would make it a reference cycle,
+# and the whole tree with it garbage that only the cyclic collector frees.
+_SCANNER_HANDLERS: dict[type[cst.CSTNode], Callable[[Scanner, Any], None]] = {
+    cst.Import: Scanner._import,
+    cst.ImportFrom: Scanner._import_from,
+    cst.ClassDef: Scanner._class,
+    cst.FunctionDef: Scanner._function,
+    cst.Lambda: Scanner._lambda,
+    cst.With: Scanner._with,
+    cst.For: Scanner._for,
+    cst.While: Scanner._while,
+    cst.Try: Scanner._try,
+    cst.Expr: Scanner._expression_statement,
+    cst.Await: Scanner._await,
+    cst.Call: Scanner._call,
+    cst.Assign: Scanner._assign,
+    cst.AnnAssign: Scanner._ann_assign,
+    cst.AugAssign: Scanner._aug_assign,
+    cst.NamedExpr: Scanner._named_expr,
+    cst.Raise: Scanner._raise,
+    cst.Yield: Scanner._yield,
+    cst.Return: Scanner._return,
+}
 
 
 def build_model(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Collection
 
 import libcst as cst
@@ -50,8 +51,10 @@ def resolve_callee(callee: str, known: Collection[str]) -> str | None:
 def string_value(node: cst.BaseExpression) -> str | None:
     """The value of a plain string literal, None for anything computed."""
     if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
+        # Not libcst's `evaluated_value`: `ast.literal_eval`'s nested recursive functions
+        # leave a reference cycle behind at every call (garbage for the cyclic collector).
+        literal = ast.parse(node.value, mode="eval").body
+        return literal.value if isinstance(literal, ast.Constant) and isinstance(literal.value, str) else None
     return None
 
 

@@ -574,9 +574,10 @@ class Outline:
         users = self.mentioning({*containers, *(info.node.name for info in lru)})
         if not lru and not users:
             return []
-        # An `lru_cache` method may be TXL302's: the rest of its class decides.
-        owners = [info.parent.node if isinstance(info.parent.node, ast.ClassDef) else info.node for info in lru]
-        return [*owners, *containers.values(), *(info.node for info in users), *self.connections()]
+        # An `lru_cache` method may be TXL302's, with its class: only in a class TXL302 may report.
+        methods = any(isinstance(info.parent.node, ast.ClassDef) for info in lru)
+        claims = self.instance_cache_sites(with_writer=True) if methods else []
+        return [*(info.node for info in lru), *containers.values(), *(info.node for info in users), *self.connections(), *claims]
 
     def _empty_containers(self, body: list[ast.stmt]) -> dict[str, ast.stmt]:
         """`_find_containers`: module- and class-level assignments of an empty container."""
@@ -772,7 +773,19 @@ def split_lines(source: str) -> list[str]:
 
 # walking ----------------------------------------------------------------------------------
 # Nodes that hold no code: operators, contexts, constants, import aliases.
-_LEAVES = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop, ast.alias, ast.Constant)
+def _concrete(*kinds: type[ast.AST]) -> frozenset[type[ast.AST]]:
+    found: set[type[ast.AST]] = set()
+    for kind in kinds:
+        found.add(kind)
+        found |= _concrete(*kind.__subclasses__())
+    return frozenset(found)
+
+
+# Nodes the walk has nothing to do with, nor with their children: names and constants
+# (a third of all nodes), contexts, operators and import aliases. Matched by exact type.
+_LEAVES = _concrete(
+    ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop, ast.alias, ast.Constant, ast.Name
+)
 _FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
 
 
@@ -784,9 +797,9 @@ def _push_children(node: ast.AST, frame: OutlineFrame, stack: Stack) -> None:
         value = getattr(node, name, None)
         if isinstance(value, list):
             for item in reversed(value):
-                if isinstance(item, ast.AST) and not isinstance(item, _LEAVES):
+                if type(item) not in _LEAVES and isinstance(item, ast.AST):
                     stack.append((item, frame))
-        elif isinstance(value, ast.AST) and not isinstance(value, _LEAVES):
+        elif type(value) not in _LEAVES and isinstance(value, ast.AST):
             stack.append((value, frame))
 
 
