@@ -73,3 +73,29 @@ def test_plugin_run_yields_flake8_tuples_in_process(tmp_path) -> None:
     [(line, column, text, kind)] = list(plugin.run())
     assert (line, column, kind) == (8, 8, Flake8Plugin)
     assert text.startswith("TXL101 `send_receipt.delay()`")
+
+
+def test_plugin_makes_the_settings_of_a_folder_once(tmp_path, monkeypatch) -> None:
+    import ast
+
+    from txlint import flake8_plugin
+    from txlint.flake8_plugin import Flake8Plugin
+
+    made = []
+    extended = flake8_plugin.extended_settings
+    monkeypatch.setattr(flake8_plugin, "extended_settings", lambda *args, **kwargs: made.append(1) or extended(*args, **kwargs))
+    source = DISPATCH_IN_ATOMIC.lstrip("\n")
+    for number, folder in enumerate(("shop", "shop", "billing")):
+        path = tmp_path / folder / f"services_{number}.py"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(source)
+        options = {"txlint_dispatchers": [], "txlint_atomic_contexts": [], "txlint_read_only_databases": []}
+        if folder == "billing":
+            # New options (flake8 parses them once per run): the settings are made again.
+            Flake8Plugin.parse_options(type("Options", (), {**options, "txlint_dispatchers": ["core.jobs.run_later"]})())
+        elif number == 0:
+            Flake8Plugin.parse_options(type("Options", (), options)())
+        plugin = Flake8Plugin(ast.parse(source), str(path), source.splitlines(keepends=True))
+        assert [text.split()[0] for _, _, text, _ in plugin.run()] == ["TXL101"]
+    assert len(made) == 2
+    assert Flake8Plugin.options["dispatchers"] == ("core.jobs.run_later",)

@@ -13,7 +13,7 @@ from txlint.django.exceptions import (
     BARE_CLAUSE, BROAD_BOUND_HANDLER, BROAD_CLAUSE, SILENT_BROAD_HANDLER, may_have,
 )  # fmt: skip
 from txlint.index import SourceRecord, _Mentions, called_words, dispatch_shaped
-from txlint.project import _clearings, names_a_deferring_base
+from txlint.project import _clearings, names_a_deferring_base, wrapper_shaped
 from txlint.prescan import search_indented, search_word
 from txlint.registry import all_rules
 from txlint.settings import contains_any
@@ -275,3 +275,40 @@ BASE_TOKENS = [
 @given(st.lists(st.sampled_from(BASE_TOKENS), max_size=20).map("".join))
 def test_generated_text_deferring_bases_answer_as_the_plain_regex(source: str) -> None:
     assert names_a_deferring_base(source) == bool(PLAIN_DEFERRING_BASE.search(source))
+
+
+PLAIN_WRAPPER_SHAPE = re.compile(r"\bcontextmanager\b[\s\S]*\byield\b|\breturn\b[^\n]*\batomic\s*\(")
+
+
+def plain_wrapper_shaped(source: str) -> bool:
+    return "atomic" in source and PLAIN_WRAPPER_SHAPE.search(source) is not None
+
+
+WRAPPER_EDGE_CASES = [
+    "@contextmanager\ndef traced():\n    with atomic():\n        yield\n",
+    "def tx():\n    return transaction.atomic(using=db)\n",
+    "yield\n@contextmanager\natomic", "@contextlib.contextmanager\ndef f():\n    yield  # atomic\n",
+    "contextmanagers yield atomic",
+    "mycontextmanager yield atomic", "contextmanager yielded atomic", "contextmanager\nyield_ atomic\nyield", "return atomic (",
+    "returns atomic(", "return nonatomic(", "return x\natomic(", "return f(atomic  (x))", "xreturn atomic(", "atomic",
+]
+
+
+@pytest.mark.parametrize("source", WRAPPER_EDGE_CASES)
+def test_wrapper_shape_edge_cases_answer_as_the_plain_regex(source: str) -> None:
+    assert wrapper_shaped(source) == plain_wrapper_shaped(source)
+
+
+def test_real_code_wrapper_shapes_answer_as_the_plain_regex() -> None:
+    sources = real_sources()
+    assert [source[:80] for source in sources if wrapper_shaped(source) != plain_wrapper_shaped(source)] == []
+    assert any(wrapper_shaped(source) for source in sources)
+
+
+WRAPPER_TOKENS = ["contextmanager", "yield", "return", "atomic", "(", " ", "\n", "x", "_", ".", "@", "#"]
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(WRAPPER_TOKENS), max_size=20).map("".join))
+def test_generated_text_wrapper_shapes_answer_as_the_plain_regex(source: str) -> None:
+    assert wrapper_shaped(source) == plain_wrapper_shaped(source)

@@ -25,6 +25,7 @@ from txlint.paths import module_name_for
 from txlint.project import project_facts, project_root
 from txlint.registry import all_rules
 from txlint.rule import Rule
+from txlint.settings import Settings
 
 OPTIONS = {
     "logger_names": "extra names of logger objects",
@@ -40,6 +41,8 @@ class Flake8Plugin:
     options: dict[str, tuple[str, ...]] = {}
     atomic_requests = False
     rules: tuple[Rule, ...] = ()
+    # The settings of each folder's files, with the project's facts: made once per folder.
+    folder_settings: dict[tuple[str, str | None], Settings] = {}
 
     def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
         self.tree = tree
@@ -72,6 +75,7 @@ class Flake8Plugin:
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
+        cls.folder_settings = {}
         cls.options = {key: tuple(getattr(options, f"txlint_{key}", ()) or ()) for key in OPTIONS}
         cls.atomic_requests = bool(getattr(options, "txlint_atomic_requests", False))
         strict = bool(getattr(options, "txlint_strict", False))
@@ -95,14 +99,19 @@ class Flake8Plugin:
     def _diagnostics(self) -> list[Diagnostic]:
         rules = self.rules or tuple(rule() for rule in all_rules() if not rule.opt_in)
         path = self.filename if self.filename not in ("-", "stdin") else os.path.join(os.getcwd(), "stdin.py")
-        configured = extended_settings(config_for_file(path).settings, **self.options)
-        if self.atomic_requests:
-            configured = replace(configured, atomic_requests=True)
-        settings = project_facts(project_root(path), _cache_dir()).applied_to(configured)
         module_name, is_package = module_name_for(path)
-        source = "".join(self.lines)
         source_file = SourceFile(self.filename, module_name, is_package, tree=self.tree)
-        return lint_source(source, rules, source_file, settings)
+        return lint_source("".join(self.lines), rules, source_file, self._settings(path))
+
+    def _settings(self, path: str) -> Settings:
+        key = (os.path.dirname(os.path.abspath(path)), _cache_dir())
+        settings = self.folder_settings.get(key)
+        if settings is None:
+            configured = extended_settings(config_for_file(path).settings, **self.options)
+            if self.atomic_requests:
+                configured = replace(configured, atomic_requests=True)
+            settings = self.folder_settings[key] = project_facts(project_root(path), key[1]).applied_to(configured)
+        return settings
 
 
 def _cache_dir() -> str | None:

@@ -37,7 +37,7 @@ from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, s
 from txlint.index import FileSummary, SourceRecord, build_index, called_words, dispatch_shaped, summarise_source
 from txlint.parallel import Inherited, Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
-from txlint.prescan import finditer_word
+from txlint.prescan import finditer_word, search_word
 from txlint.pruning import Pruned, pruned_source
 from txlint.paths import module_name_for, package_of
 from txlint.settings import DEFAULT_SETTINGS, Settings
@@ -143,8 +143,21 @@ def _clearings(source: str) -> Iterator[tuple[int, str, str | None]]:
 
 
 # A wrapper is a `@contextmanager` yielding inside `atomic()` or a function returning
-# `atomic(...)`: only files of that shape are parsed for them.
-WRAPPER_SHAPE = re.compile(r"\bcontextmanager\b[\s\S]*\byield\b|\breturn\b[^\n]*\batomic\s*\(")
+# `atomic(...)`: only files of that shape are parsed for them (`wrapper_shaped`).
+CONTEXT_MANAGER = re.compile(r"contextmanager\b")
+YIELD = re.compile(r"yield\b")
+RETURNED_ATOMIC = re.compile(r"return\b[^\n]*\batomic\s*\(")
+
+
+def wrapper_shaped(source: str) -> bool:
+    """`\\bcontextmanager\\b[\\s\\S]*\\byield\\b|\\breturn\\b[^\\n]*\\batomic\\s*\\(` matches,
+    in searches that `re` runs fast (see txlint.prescan)."""
+    if "atomic" not in source:
+        return False
+    manager = search_word(CONTEXT_MANAGER, source)
+    if manager is not None and search_word(YIELD, source, manager.end()) is not None:
+        return True
+    return search_word(RETURNED_ATOMIC, source) is not None
 
 
 PlainFacts = tuple[list[str], list[str], dict[str, Chain], bool, list[str], list[str]]
@@ -240,7 +253,7 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
     cleared: list[str] = []
     wrappers: list[str] = []
     wants_tasks, wants_caches = names_a_deferring_base(source), _clears_an_imported_name(source)
-    wants_wrappers = "atomic" in source and bool(WRAPPER_SHAPE.search(source))
+    wants_wrappers = wrapper_shaped(source)
     if wants_tasks or wants_caches or wants_wrappers:
         parsed += 1
         model = _model(source, path, wants_caches, wants_wrappers)
