@@ -284,20 +284,29 @@ def _walk(node):
                 yield from _walk(child)
 
 
+# A function no rule needs (pruning drops its body's lines), then one TXL101 reports.
+DISPATCH_AFTER_UNRELATED = """
+from django.db import transaction
+
+from .tasks import send_receipt
+
+
+def unrelated(order):
+    order.total = 1
+    order.tax = 2
+
+    return order
+
+
+def save(order):
+    with transaction.atomic():
+        order.save()
+        send_receipt.delay(order.pk)
+"""
+
+
 def test_a_pruned_module_libcst_refuses_is_analysed_whole_not_reported_as_a_syntax_error(monkeypatch) -> None:
-    code = dedent(
-        """
-        from django.db import transaction
-
-        from .tasks import send_receipt
-
-
-        def save(order):
-            with transaction.atomic():
-                order.save()
-                send_receipt.delay(order.pk)
-        """
-    )
+    code = dedent(DISPATCH_AFTER_UNRELATED)
     rules = [rule() for rule in all_rules()]
     expected = described(lint_source(code, rules))
     monkeypatch.setattr(engine, "pruned_source", lambda outline, sites: Pruned("def broken(:\n", (1,)))
@@ -306,26 +315,7 @@ def test_a_pruned_module_libcst_refuses_is_analysed_whole_not_reported_as_a_synt
 
 
 def test_positions_from_the_whole_pruned_module_are_mapped_back_to_the_source_lines(monkeypatch) -> None:
-    code = dedent(
-        """
-        from django.db import transaction
-
-        from .tasks import send_receipt
-
-
-        def unrelated(order):
-            order.total = 1
-            order.tax = 2
-
-            return order
-
-
-        def save(order):
-            with transaction.atomic():
-                order.save()
-                send_receipt.delay(order.pk)
-        """
-    )
+    code = dedent(DISPATCH_AFTER_UNRELATED)
     rules = [rule() for rule in all_rules()]
     expected = described(lint_source(code, rules))
     assert [d[2] for d in expected] == [16]

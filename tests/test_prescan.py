@@ -12,7 +12,7 @@ from txlint.django.caches import attribute_assignments, may_hold_instance_cache,
 from txlint.django.exceptions import (
     BARE_CLAUSE, BROAD_BOUND_HANDLER, BROAD_CLAUSE, SILENT_BROAD_HANDLER, may_have,
 )  # fmt: skip
-from txlint.index import SourceRecord, _Mentions, called_words, dispatch_shaped
+from txlint.index import SourceRecord, _Mentions, dispatch_shaped, word_lists
 from txlint.project import _clearings, names_a_deferring_base, wrapper_shaped
 from txlint.prescan import search_indented, search_word
 from txlint.registry import all_rules
@@ -46,6 +46,8 @@ PLAIN_FILL = (
     r"{prefix}{name}(?:\[[^\]\n]*\])+\s*=[^=]"
     r"|{prefix}{name}(?:\[[^\]\n]*\])*\.(?:setdefault|update|append|extend|add|insert)\("
 )
+PLAIN_DEFERRING_BASE = re.compile(r"base\s*=\s*[\w.]*(?:TransactionAware|OnCommit|AfterCommit)", re.IGNORECASE)
+PLAIN_WRAPPER_SHAPE = re.compile(r"\bcontextmanager\b[\s\S]*\byield\b|\breturn\b[^\n]*\batomic\s*\(")
 AGGREGATE_TOKENS = ("count()", "exists()", "aggregate(", "len(")
 INSTANCE_CACHE_TOKENS = ("cache", "hasattr", "getattr", " is None", "__dict__")
 
@@ -82,6 +84,8 @@ def answers(source: str) -> dict[str, bool]:
         "dispatch": dispatch_shaped(source),
         "instance": may_hold_instance_cache(source),
         "process": may_hold_process_cache(source),
+        "deferring base": names_a_deferring_base(source),
+        "wrapper": wrapper_shaped(source),
     }
 
 
@@ -97,6 +101,8 @@ def reference(source: str) -> dict[str, bool]:
         "dispatch": PLAIN_DISPATCH_SHAPE.search(source) is not None,
         "instance": plain_instance_cache(source),
         "process": plain_process_cache(source),
+        "deferring base": PLAIN_DEFERRING_BASE.search(source) is not None,
+        "wrapper": "atomic" in source and PLAIN_WRAPPER_SHAPE.search(source) is not None,
     }
 
 
@@ -125,6 +131,14 @@ EDGE_CASES = [
     "def f(self):\n    return hasattr( self, 'x') and len(self.qs.filter(a=1))\n",
     "def f(self):\n    return xhasattr(self, 'x') and len(self.qs.filter(a=1))\n",
     "def f(self):\n    return hasattr(self, 'x') and mylen(self.qs.filter(a=1))\n",
+    "@app.task(base=TransactionAwareTask)\n", "@task(base = tasks.OnCommitTask)", "base=\n  AfterCommitTask",
+    "BASE=transactionawaretask", "baſe=OnCommit", "database=OnCommitTask", "base=x=OnCommit", "base =x OnCommit",
+    "base\u00a0= OnCommit", "ase=OnCommit", "=OnCommit", "rebase=AfterCommit()", "base==OnCommit",
+    "x = 1\nbase = 2\ny = OnCommit\n", "@contextmanager\ndef traced():\n    with atomic():\n        yield\n",
+    "def tx():\n    return transaction.atomic(using=db)\n", "yield\n@contextmanager\natomic",
+    "@contextlib.contextmanager\ndef f():\n    yield  # atomic\n", "mycontextmanager yield atomic",
+    "contextmanager yielded atomic", "contextmanager\nyield_ atomic\nyield", "return atomic (", "returns atomic(",
+    "return nonatomic(", "return x\natomic(", "return f(atomic  (x))", "xreturn atomic(",
 ]
 
 
@@ -147,6 +161,7 @@ TOKENS = [
     "except", "Exception", " as e", ":", "\n", "    ", " ", "(", ")", "x", "_", ".", "pass", "'", "#",
     "log.info(", "send", "delay", "tasks", "huey", "async_task", "self.", "count()", "len(", "all(",
     "= {}", "[k]", "= v", "@", "cache", "hasattr(", " is None", "setdefault(", "\r",
+    "base", "BaSe", "baſe", "=", "\u00a0", "OnCommit", "oncommit", "contextmanager", "yield", "return", "atomic",
 ]  # fmt: skip
 
 
@@ -214,9 +229,15 @@ def test_generated_text_scans_find_what_the_plain_regexes_find(source: str) -> N
 
 def called_by_search(source: str) -> set[str]:
     """The words of the source that `_Mentions` finds called in it, one search per word;
-    but `as`, a keyword, never a chain's name (`called_words` takes it for what follows `x as`)."""
+    but `as`, a keyword, never a chain's name (`word_lists` takes it for what follows `x as`)."""
     words = set(re.findall(r"\w+", source)) - {"as"}
     return {word for word in words if _Mentions(frozenset({word})).called_in(SourceRecord("m.py", source, "m", False, False))}
+
+
+def called_words(source: str) -> set[str]:
+    words, called = word_lists(source)
+    assert set(words.split()) - {"as"} == set(re.findall(r"\w+", source)) - {"as"}
+    return set(called.split()) - {"as"}
 
 
 CALLED_EDGE_CASES = [
@@ -229,12 +250,12 @@ CALLED_EDGE_CASES = [
 
 @pytest.mark.parametrize("source", CALLED_EDGE_CASES)
 def test_called_words_are_the_words_a_search_finds_called(source: str) -> None:
-    assert set(called_words(source).split()) - {"as"} == called_by_search(source)
+    assert called_words(source) == called_by_search(source)
 
 
 def test_real_code_called_words_are_the_words_a_search_finds_called() -> None:
     sources = real_sources()[:80]
-    assert [source[:80] for source in sources if set(called_words(source).split()) - {"as"} != called_by_search(source)] == []
+    assert [source[:80] for source in sources if called_words(source) != called_by_search(source)] == []
 
 
 CALLED_TOKENS = ["notify", "as", "alert", " ", "\t", "\n", "\\\n", "(", ")", ".", ",", "=", "'", "#", "é", "1", "_"]
@@ -243,72 +264,4 @@ CALLED_TOKENS = ["notify", "as", "alert", " ", "\t", "\n", "\\\n", "(", ")", "."
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.lists(st.sampled_from(CALLED_TOKENS), max_size=30).map("".join))
 def test_generated_text_called_words_are_the_words_a_search_finds_called(source: str) -> None:
-    assert set(called_words(source).split()) - {"as"} == called_by_search(source)
-
-
-PLAIN_DEFERRING_BASE = re.compile(r"base\s*=\s*[\w.]*(?:TransactionAware|OnCommit|AfterCommit)", re.IGNORECASE)
-BASE_EDGE_CASES = [
-    "@app.task(base=TransactionAwareTask)\n", "@task(base = tasks.OnCommitTask)", "base=\n  AfterCommitTask",
-    "BASE=transactionawaretask", "baſe=OnCommit", "database=OnCommitTask", "base=x=OnCommit", "base =x OnCommit",
-    "base\u00a0= OnCommit", "ase=OnCommit", "=OnCommit", "base=On Commit", "rebase=AfterCommit()", "base==OnCommit",
-    "x = 1\nbase = 2\ny = OnCommit\n", "base = TransactionAware\nbase = AfterCommit",
-]
-
-
-@pytest.mark.parametrize("source", BASE_EDGE_CASES)
-def test_deferring_base_edge_cases_answer_as_the_plain_regex(source: str) -> None:
-    assert names_a_deferring_base(source) == bool(PLAIN_DEFERRING_BASE.search(source))
-
-
-def test_real_code_deferring_bases_answer_as_the_plain_regex() -> None:
-    sources = real_sources()
-    assert [s[:80] for s in sources if names_a_deferring_base(s) != bool(PLAIN_DEFERRING_BASE.search(s))] == []
-    assert any(names_a_deferring_base(source) for source in sources)
-
-
-BASE_TOKENS = [
-    "base", "BaSe", "baſe", "da", "=", " ", "\n", "\u00a0", ".", "x", "_", "OnCommit", "oncommit", "After", "Commit", "(",
-]  # fmt: skip
-
-
-@settings(max_examples=500, deadline=None, derandomize=True)
-@given(st.lists(st.sampled_from(BASE_TOKENS), max_size=20).map("".join))
-def test_generated_text_deferring_bases_answer_as_the_plain_regex(source: str) -> None:
-    assert names_a_deferring_base(source) == bool(PLAIN_DEFERRING_BASE.search(source))
-
-
-PLAIN_WRAPPER_SHAPE = re.compile(r"\bcontextmanager\b[\s\S]*\byield\b|\breturn\b[^\n]*\batomic\s*\(")
-
-
-def plain_wrapper_shaped(source: str) -> bool:
-    return "atomic" in source and PLAIN_WRAPPER_SHAPE.search(source) is not None
-
-
-WRAPPER_EDGE_CASES = [
-    "@contextmanager\ndef traced():\n    with atomic():\n        yield\n",
-    "def tx():\n    return transaction.atomic(using=db)\n",
-    "yield\n@contextmanager\natomic", "@contextlib.contextmanager\ndef f():\n    yield  # atomic\n",
-    "contextmanagers yield atomic",
-    "mycontextmanager yield atomic", "contextmanager yielded atomic", "contextmanager\nyield_ atomic\nyield", "return atomic (",
-    "returns atomic(", "return nonatomic(", "return x\natomic(", "return f(atomic  (x))", "xreturn atomic(", "atomic",
-]
-
-
-@pytest.mark.parametrize("source", WRAPPER_EDGE_CASES)
-def test_wrapper_shape_edge_cases_answer_as_the_plain_regex(source: str) -> None:
-    assert wrapper_shaped(source) == plain_wrapper_shaped(source)
-
-
-def test_real_code_wrapper_shapes_answer_as_the_plain_regex() -> None:
-    sources = real_sources()
-    assert [source[:80] for source in sources if wrapper_shaped(source) != plain_wrapper_shaped(source)] == []
-    assert any(wrapper_shaped(source) for source in sources)
-
-
-WRAPPER_TOKENS = ["contextmanager", "yield", "return", "atomic", "(", " ", "\n", "x", "_", ".", "@", "#"]
-
-
-@settings(max_examples=500, deadline=None, derandomize=True)
-@given(st.lists(st.sampled_from(WRAPPER_TOKENS), max_size=20).map("".join))
-def test_generated_text_wrapper_shapes_answer_as_the_plain_regex(source: str) -> None:
-    assert wrapper_shaped(source) == plain_wrapper_shaped(source)
+    assert called_words(source) == called_by_search(source)

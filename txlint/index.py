@@ -89,7 +89,7 @@ class SourceRecord:
     is_package: bool
     # `dispatch_shaped` said so of the source (it needs punctuation the words lack).
     dispatch_shaped: bool
-    # For a file not read again, its `called_words` (`text` is the source otherwise).
+    # For a file not read again, the words `word_lists` says it may call (`text` is the source otherwise).
     called: str | None = None
 
 
@@ -100,10 +100,12 @@ CALLED = r"[\s\\]*(?:[(.)]|as\b)"
 WORD_AND_FOLLOWER = re.compile(r"(\w+)[\s\\]*([(.)]|as\b)?")
 
 
-def called_words(source: str) -> str:
-    """The words of the source followed as in `CALLED`, space-separated: what the index
-    searches, for chain names, in a file it does not read again."""
-    return " ".join(sorted({word for word, follower in WORD_AND_FOLLOWER.findall(source) if follower}))
+def word_lists(source: str) -> tuple[str, str]:
+    """The words of the source, and those followed as in `CALLED`, each space-separated:
+    what the index searches in a file it does not read again (a chain's name in the second).
+    `as` is among the first only where it is not what follows a word (`x as`): it names nothing."""
+    found = WORD_AND_FOLLOWER.findall(source)
+    return " ".join(sorted({word for word, _ in found})), " ".join(sorted({word for word, follower in found if follower}))
 
 
 @dataclass(frozen=True)

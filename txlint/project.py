@@ -34,7 +34,7 @@ from txlint.django.outline import Outline
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain, FunctionSummary, PlainSummary
 from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
-from txlint.index import FileSummary, SourceRecord, build_index, called_words, dispatch_shaped, summarise_source
+from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, summarise_source, word_lists
 from txlint.parallel import Inherited, Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
 from txlint.prescan import finditer_word, search_word
@@ -89,7 +89,7 @@ def names_a_deferring_base(source: str) -> bool:
     """`base\\s*=\\s*[\\w.]*(?:TransactionAware|OnCommit|AfterCommit)`, ignoring case, matches."""
     for match in DEFERRING_VALUE.finditer(source):
         end = match.start()
-        while end and source[end - 1].isspace():  # `\\s` is str.isspace()
+        while end and source[end - 1].isspace():  # as `\s` in `re`: str.isspace()
             end -= 1
         if end >= 4 and BASE.fullmatch(source, end - 4, end):
             return True
@@ -211,7 +211,7 @@ FileFactsPlain = tuple[str, str, bool, bool, tuple[str, ...], tuple[str, ...], t
 class FileFacts:
     """What one file tells the project by itself, whatever the other files say."""
 
-    # Every word of the source, space-separated, and its `called_words`: enough for the
+    # Every word of the source and those it may call (`word_lists`): enough for the
     # index's prescans later. None until the cache needs them (a run without cache never does).
     words: str | None
     called: str | None
@@ -237,9 +237,6 @@ class FileFacts:
         return cls(
             words, called, shaped, atomic_requests, tuple(deferring), tuple(cleared), tuple(assigned), tuple(wrappers)
         )
-
-
-WORD = re.compile(r"\w+")
 
 
 def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
@@ -291,8 +288,8 @@ class _ProjectFile:
 
     def cached(self) -> tuple[FileFactsPlain, CachedSummaries | None]:
         if self.facts.words is None and self.source is not None:
-            words = " ".join(sorted(set(WORD.findall(self.source))))
-            self.facts = replace(self.facts, words=words, called=called_words(self.source))
+            words, called = word_lists(self.source)
+            self.facts = replace(self.facts, words=words, called=called)
         return self.facts.to_plain(), self.summaries
 
 
