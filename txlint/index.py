@@ -248,7 +248,6 @@ class _Mentions:
 
     def called_in(self, record: SourceRecord) -> bool:
         # An alternation has no literal prefix for `re` to scan for: `in` rules most texts out first.
-        text = record.text if record.called is None else record.called
-        if not any(word in text for word in self.words):
-            return False
-        return search_word(self.named if record.called is not None else self.called, text) is not None
+        # A file not read again: its called words, searched for the words alone.
+        text, pattern = (record.text, self.called) if record.called is None else (record.called, self.named)
+        return any(word in text for word in self.words) and search_word(pattern, text) is not None

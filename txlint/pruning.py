@@ -11,7 +11,7 @@ their verdicts read elsewhere. Two kinds of code away from every site are droppe
   model reads there whatever the rules are kept: loggers, `RunPython`, `connect` and
   clearing calls, `:=`.
 Dropped lines are left out, not padded blank: libcst makes a node of every blank line
-it reads (an `EmptyLine`), and padding cost 17% of the parse. Kept lines keep their
+it reads (an `EmptyLine`), and padding cost 9% of the parse. Kept lines keep their
 text, so every column stays; `Pruned.lines` maps each line back to the source's
 (positions normally come from CPython's `ast`, which has them: see txlint.positions).
 """
@@ -75,7 +75,7 @@ def pruned_source(outline: Outline, sites: Iterable[ast.AST]) -> Pruned:
     pruned: list[str | None] = list(lines)
 
     for unit in outline.units:
-        rows = _blank_body(unit, lines, imports.get(id(unit), [])) if away(unit) else None
+        rows = _dropped_body(unit, lines, imports.get(id(unit), [])) if away(unit) else None
         if rows is not None:
             first = _first_line(unit.body[0])
             pruned[first - 1 : first - 1 + len(rows)] = rows
@@ -97,7 +97,7 @@ def _span(site: ast.AST) -> tuple[int, int]:
     return 0, 0
 
 
-def _blank_body(
+def _dropped_body(
     unit: Function, lines: list[str], imports: list[ast.Import | ast.ImportFrom]
 ) -> list[str | None] | None:
     """The body's lines as `pass` and its imports, dropped (None) elsewhere; None to keep it
