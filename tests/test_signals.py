@@ -141,3 +141,26 @@ def test_temporary_file_is_removed_when_interrupted_mid_write(tmp_path, monkeypa
     with pytest.raises(signals.Interrupted):
         cli._write_atomically(str(target), b"new\n", b"old\n")
     assert [path.name for path in tmp_path.iterdir()] == ["a.py"] and target.read_text() == "old\n"
+
+
+def test_an_error_raised_while_unwinding_from_a_signal_does_not_hide_it(tmp_path, capsys, monkeypatch) -> None:
+    # libcst's position provider raises a KeyError from a `finally` that a signal passes
+    # through; `except Exception` (one broken file must not stop the run) would swallow it.
+    (tmp_path / "a.py").write_text(DISPATCH_IN_ATOMIC)
+
+    def cleanup_fails(*args, **kwargs):
+        try:
+            raise signals.Interrupted(signal.SIGINT)
+        finally:
+            raise KeyError("a node")  # noqa: B012
+
+    monkeypatch.setattr(cli, "analyse", cleanup_fails)
+    assert cli.main([str(tmp_path), "--no-cache"]) == 130
+    assert "txlint: interrupted by SIGINT" in capsys.readouterr().err
+
+
+def test_an_error_of_its_own_is_reported_for_its_file_and_the_run_goes_on(tmp_path, capsys, monkeypatch) -> None:
+    (tmp_path / "a.py").write_text(DISPATCH_IN_ATOMIC)
+    monkeypatch.setattr(cli, "analyse", lambda *args, **kwargs: {}["missing"])
+    assert cli.main([str(tmp_path), "--no-cache"]) == 2  # an internal error
+    assert "internal error: KeyError: 'missing'" in capsys.readouterr().err

@@ -515,7 +515,10 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
             module = analysis.module
             if args.format == "sarif" and module is not None:
                 report.previews = [apply_fixes(module, [d.fix]) if d.fix else None for d in report.diagnostics]
-    except Exception as error:  # one broken file must not stop the run
+    except Exception as error:  # one broken file must not stop the run, but a signal does
+        interruption = signals.interruption_behind(error)
+        if interruption is not None:
+            raise interruption from None
         report.error = internal_error(error)
     return report
 

@@ -27,6 +27,22 @@ class Interrupted(BaseException):
         return f"interrupted by {signal.Signals(self.signum).name}"
 
 
+def interruption_behind(error: BaseException) -> Interrupted | None:
+    """The `Interrupted` that `error` was raised while unwinding from, if any.
+
+    Code that a signal interrupts can fail in its own cleanup: libcst's position
+    provider raises a KeyError from a `finally` clause when `Interrupted` passes through
+    it. That error then replaces the signal, and `except Exception` would swallow it."""
+    seen: set[int] = set()
+    context = error.__context__
+    while context is not None and id(context) not in seen:
+        if isinstance(context, Interrupted):
+            return context
+        seen.add(id(context))
+        context = context.__context__
+    return None
+
+
 _held: list[int] = []
 _deferring = 0
 
