@@ -13,7 +13,7 @@ from txlint.collector import YOUNG_THRESHOLD, fewer_collections
 from txlint.engine import lint_source
 from txlint.flake8_plugin import Flake8Plugin
 from txlint.index import summarise_source
-from txlint.project import file_facts
+from txlint.indexing import file_facts
 from txlint.registry import all_rules
 from txlint.settings import DEFAULT_SETTINGS
 

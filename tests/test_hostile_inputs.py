@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from txlint import cli
+from txlint import cli, engine
 from txlint.cli import FileReport, exit_status
 from txlint.diagnostics import Diagnostic
 from txlint.engine import FixResult
@@ -486,14 +486,14 @@ def test_file_deleted_between_discovery_and_read(tree, capsys, monkeypatch) -> N
 
 def interfere(monkeypatch, path: Path, action) -> None:
     """Run `action(path)` after txlint has read `path` and before it writes the fix."""
-    real_fix_source = cli.fix_source
+    real_fix_source = engine.fix_source
 
     def fix_source(source, rules, source_file, *args, **kwargs):
         if source_file.path == str(path):
             action(path)
         return real_fix_source(source, rules, source_file, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "fix_source", fix_source)
+    monkeypatch.setattr(engine, "fix_source", fix_source)
 
 
 def test_file_changed_between_read_and_write_is_not_overwritten(tree, capsys, monkeypatch) -> None:
@@ -550,13 +550,13 @@ def test_fix_that_cannot_be_encoded_is_reported_not_written(tree, capsys, monkey
     target = tree / "ascii.py"
     original = b"# -*- coding: ascii -*-\n" + GOOD.encode()
     target.write_bytes(original)
-    real_fix_source = cli.fix_source
+    real_fix_source = engine.fix_source
 
     def non_ascii_fix(*args, **kwargs):
         result = real_fix_source(*args, **kwargs)
         return FixResult(result.source + "# é\n", result.applied, result.remaining)
 
-    monkeypatch.setattr(cli, "fix_source", non_ascii_fix)
+    monkeypatch.setattr(engine, "fix_source", non_ascii_fix)
     status, out, _ = run([str(target), "--fix"], capsys)
     assert target.read_bytes() == original and status == 1
     assert "TXL000 cannot write fixes: the fixed code cannot be encoded in ascii" in out
@@ -568,14 +568,14 @@ def test_fix_that_cannot_be_encoded_is_reported_not_written(tree, capsys, monkey
 def test_internal_error_in_one_file_is_reported_and_the_run_goes_on(tree, capsys, monkeypatch) -> None:
     cursed = tree / "cursed.py"
     cursed.write_text(GOOD)
-    real_analyse = cli.analyse
+    real_analyse = engine.analyse
 
     def analyse(source, rules, source_file, *args, **kwargs):
         if source_file.path == str(cursed):
             raise KeyError("boom")
         return real_analyse(source, rules, source_file, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "analyse", analyse)
+    monkeypatch.setattr(engine, "analyse", analyse)
     status, out, err = run([str(tree)], capsys)
     assert status == 1 and good_still_reported(out) and not lines_for(out, "cursed.py")
     assert f"txlint: error: {cursed}: internal error: KeyError: 'boom' at cli.py:" in err

@@ -10,7 +10,7 @@ from pathlib import Path
 from txlint import cli
 from txlint.django.summary import FunctionSummary
 from txlint.index import FileSummary, ProjectIndex
-from txlint import project
+from txlint import indexing
 from txlint.index import summarise_source
 from txlint.project import project_facts
 
@@ -346,7 +346,7 @@ def summarised_paths(monkeypatch) -> list[str]:
         paths.append(os.path.basename(path))
         return summarise_source(path, *args)
 
-    monkeypatch.setattr(project, "summarise_source", recording)
+    monkeypatch.setattr(indexing, "summarise_source", recording)
     return paths
 
 

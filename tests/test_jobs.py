@@ -14,7 +14,8 @@ from txlint import cli, parallel
 from txlint.cache import Store
 from txlint.cli import _Checker
 from txlint.parallel import Inherited
-from txlint.project import _FileReader, project_facts
+from txlint.indexing import _FileReader
+from txlint.project import project_facts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -13,7 +13,7 @@ from txlint.django.exceptions import (
     BARE_CLAUSE, BROAD_BOUND_HANDLER, BROAD_CLAUSE, SILENT_BROAD_HANDLER, may_have,
 )  # fmt: skip
 from txlint.index import SourceRecord, _Mentions, dispatch_shaped, word_lists
-from txlint.project import _clearings, names_a_deferring_base, wrapper_shaped
+from txlint.indexing import _clearings, names_a_deferring_base, wrapper_shaped
 from txlint.prescan import search_indented, search_word
 from txlint.registry import all_rules
 from txlint.settings import contains_any

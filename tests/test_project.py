@@ -87,7 +87,7 @@ def test_file_facts_from_the_functions_that_may_clear_equal_those_of_the_whole_m
     from txlint.django.transactions import Transactions
     from txlint.parsing import parse_module
     from txlint.paths import module_name_for
-    from txlint.project import file_facts
+    from txlint.indexing import file_facts
     from txlint.settings import DEFAULT_SETTINGS
 
     facts, parses = file_facts("/src/shop/admin.py", CLEARING)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from txlint import cli, signals
+from txlint import cli, engine, signals
 from tests.conftest import DISPATCH_IN_ATOMIC
 
 FILES = 24
@@ -154,13 +154,13 @@ def test_an_error_raised_while_unwinding_from_a_signal_does_not_hide_it(tmp_path
         finally:
             raise KeyError("a node")  # noqa: B012
 
-    monkeypatch.setattr(cli, "analyse", cleanup_fails)
+    monkeypatch.setattr(engine, "analyse", cleanup_fails)
     assert cli.main([str(tmp_path), "--no-cache"]) == 130
     assert "txlint: interrupted by SIGINT" in capsys.readouterr().err
 
 
 def test_an_error_of_its_own_is_reported_for_its_file_and_the_run_goes_on(tmp_path, capsys, monkeypatch) -> None:
     (tmp_path / "a.py").write_text(DISPATCH_IN_ATOMIC)
-    monkeypatch.setattr(cli, "analyse", lambda *args, **kwargs: {}["missing"])
+    monkeypatch.setattr(engine, "analyse", lambda *args, **kwargs: {}["missing"])
     assert cli.main([str(tmp_path), "--no-cache"]) == 2  # an internal error
     assert "internal error: KeyError: 'missing'" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from txlint import __version__, signals
 from txlint.cache import (
@@ -30,16 +30,17 @@ from txlint.cache import (
 )
 from txlint.collector import fewer_collections
 from txlint.config import Config, ConfigError, config_for_directory, config_for_file, with_overrides
-from txlint.diagnostics import Diagnostic, Fix, FixSafety
+from txlint.diagnostics import PARSE_ERROR, Diagnostic, Fix, FixSafety
 from txlint.discovery import DEFAULT_EXCLUDES, discover, remembered_walks
-from txlint.engine import PARSE_ERROR, SourceFile, analyse, apply_fixes, fix_source
 from txlint.formats import Reported, formatters
 from txlint.parallel import Inherited, Workers
 from txlint.paths import module_name_for
 from txlint.project import forget_roots, plain_settings, project_facts, project_root, project_root_of
-from txlint.registry import all_rules, rule_for, selected_rules
-from txlint.rule import Rule
+from txlint.registry import all_rules, rule_for, rules_of, selected_codes
 from txlint.settings import Settings
+
+if TYPE_CHECKING:
+    from txlint.rule import Rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
@@ -161,7 +162,9 @@ def _run_paths(args: argparse.Namespace) -> int:
     base = _effective_config(config_for_file(os.path.join(os.getcwd(), "-")), args)
     excludes = [*(base.exclude if base.exclude is not None else DEFAULT_EXCLUDES), *base.extend_exclude]
     unreadable: list[tuple[str, OSError]] = []
-    found = discover([p for p in paths if os.path.exists(p)], excludes, base.respect_gitignore, _collect(unreadable))
+    found = discover(
+        [p for p in paths if os.path.exists(p)], excludes, base.respect_gitignore, _collect(unreadable), args.cache_dir
+    )
     files = sorted(set(found))
     if args.changed_since:
         files = [path for path in files if os.path.abspath(path) in changed_files(args.changed_since)]
@@ -280,17 +283,22 @@ def _overrides(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
 
 
 @lru_cache(maxsize=64)
-def _rules(select: tuple[str, ...], ignore: tuple[str, ...], extend: tuple[str, ...], strict: bool) -> tuple[Rule, ...]:
-    return tuple(rule() for rule in selected_rules(select, ignore, extend, strict))
+def _rules(codes: tuple[str, ...]) -> tuple[Rule, ...]:
+    return tuple(rule() for rule in rules_of(codes))
 
 
 @dataclass(frozen=True)
 class FileContext:
     config: Config
-    rules: tuple[Rule, ...]
+    # The selected rules' codes: a file the cache answers needs no rule.
+    codes: tuple[str, ...]
     settings: Settings
     # Everything besides the file's text that its findings depend on.
     key: str
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return _rules(self.codes)
 
 
 def _context(path: str, args: argparse.Namespace) -> FileContext:
@@ -309,17 +317,17 @@ def _directory_context(
 
 @lru_cache(maxsize=256)
 def _context_of(config: Config, root: str, cache_dir: str | None, respect_noqa: bool, jobs: int) -> FileContext:
-    rules = _rules(config.select, config.ignore, config.extend_select, config.strict)
+    codes = selected_codes(config.select, config.ignore, config.extend_select, config.strict)
     settings = project_facts(root, cache_dir, jobs).applied_to(config.settings)
     key = digest(
         __version__,
-        tuple(rule.code for rule in rules),
+        codes,
         plain_settings(settings),
         config.per_file_ignores,
         config.source,
         respect_noqa,
     )
-    return FileContext(config, rules, settings, key)
+    return FileContext(config, codes, settings, key)
 
 
 def check_files(files: list[str], args: argparse.Namespace) -> list[FileReport]:
@@ -474,6 +482,8 @@ def _read_problem(path: str, error: OSError) -> str:
 
 
 def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool) -> FileReport:
+    from txlint.engine import SourceFile, analyse, apply_fixes, fix_source  # libcst: only when a file is checked
+
     report = FileReport(path)
     try:
         context = _context(path, args)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import libcst as cst
+if TYPE_CHECKING:  # a run answered by the cache never imports libcst
+    import libcst as cst
+
+# A file txlint cannot read or parse: reported whatever the selection.
+PARSE_ERROR = "TXL000"
 
 
 class FixSafety(enum.Enum):

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
+from txlint.cache import Stamp, Store, digest, stamp_of
+
 DEFAULT_EXCLUDES = (
     ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pytest_cache",
     ".ruff_cache", ".svn", ".tox", ".txlint_cache", ".venv", "__pycache__", "__pypackages__",
@@ -79,10 +81,14 @@ def parse_gitignore(text: str) -> list[IgnorePattern]:
     return patterns
 
 
-@dataclass(frozen=True)
 class IgnoreFile:
-    base: str  # the folder holding the .gitignore
-    patterns: list[IgnorePattern]
+    """A .gitignore (or .git/info/exclude), read when a decision first needs its patterns:
+    a walk the listings cache answers reads none."""
+
+    def __init__(self, base: str, path: str, stamp: Stamp | None) -> None:
+        self.base = base  # the folder the patterns are relative to
+        self.path = path
+        self.stamp = stamp
 
     def folder(self, directory: str) -> str | None:
         """`directory` relative to this file's folder, `/`-separated ("" for the folder itself); None outside it."""
@@ -90,6 +96,14 @@ class IgnoreFile:
         if relative == os.curdir:
             return ""
         return None if relative == os.pardir or relative.startswith(os.pardir + "/") else relative
+
+    @cached_property
+    def patterns(self) -> list[IgnorePattern]:
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                return parse_gitignore(handle.read())
+        except OSError:
+            return []
 
     @cached_property
     def _any(self) -> re.Pattern[str]:
@@ -107,13 +121,11 @@ class IgnoreFile:
         return None
 
 
-def _read_ignore_file(directory: str, name: str = ".gitignore") -> IgnoreFile | None:
+def _read_ignore_file(directory: str, name: str = ".gitignore", base: str | None = None) -> IgnoreFile | None:
+    """The ignore file `name` in `directory` if there is one (its patterns are read later)."""
     path = os.path.join(directory, name)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return IgnoreFile(directory, parse_gitignore(handle.read()))
-    except OSError:
-        return None
+    stamp = stamp_of(path)
+    return IgnoreFile(base or directory, path, stamp) if stamp is not None else None
 
 
 def _enclosing_ignore_files(directory: str) -> list[IgnoreFile]:
@@ -123,9 +135,9 @@ def _enclosing_ignore_files(directory: str) -> list[IgnoreFile]:
     while True:
         parent = os.path.dirname(current)
         if os.path.isdir(os.path.join(current, ".git")) or parent == current:
-            info = _read_ignore_file(os.path.join(current, ".git", "info"), "exclude")
+            info = _read_ignore_file(os.path.join(current, ".git", "info"), "exclude", base=current)
             if info is not None:
-                found.append(IgnoreFile(current, info.patterns))
+                found.append(info)
             break
         current = parent
         ignore = _read_ignore_file(current)
@@ -134,21 +146,26 @@ def _enclosing_ignore_files(directory: str) -> list[IgnoreFile]:
     return list(reversed(found))
 
 
-# The ignore files that apply in a folder, each with the folder's path relative to its own.
-Applying = tuple[tuple[IgnoreFile, str], ...]
+@dataclass(frozen=True)
+class Applying:
+    """An ignore file that applies in the walk, and how a path relative to the walk's root
+    reads relative to the ignore file's folder: `prefix + path[offset:]`."""
+
+    ignore_file: IgnoreFile
+    offset: int
+    prefix: str
+
+    def decision(self, relative: str, is_dir: bool) -> bool | None:
+        return self.ignore_file.decision(self.prefix + relative[self.offset :], is_dir)
 
 
-def _ignored(name: str, is_dir: bool, applying: Applying) -> bool:
-    """The deepest ignore file with a verdict on the entry `name` decides."""
-    for ignore_file, folder in reversed(applying):
-        decision = ignore_file.decision(f"{folder}/{name}" if folder else name, is_dir)
+def _ignored(relative: str, is_dir: bool, applying: tuple[Applying, ...]) -> bool:
+    """The deepest ignore file with a verdict on the entry at `relative` (to the root) decides."""
+    for ignore_file in reversed(applying):
+        decision = ignore_file.decision(relative, is_dir)
         if decision is not None:
             return decision
     return False
-
-
-def _below(applying: Applying, name: str) -> Applying:
-    return tuple((ignore_file, f"{folder}/{name}" if folder else name) for ignore_file, folder in applying)
 
 
 @dataclass(frozen=True)
@@ -184,24 +201,30 @@ def discover(
     excludes: Sequence[str] = DEFAULT_EXCLUDES,
     respect_gitignore: bool = True,
     on_error: OnError = _skip,
+    cache_dir: str | None = None,
 ) -> Iterator[str]:
     """Files to check, in a stable order: named files as given, folders walked.
 
     Symbolic links to folders are not followed (a link to a parent would loop), links
-    to files are. A folder that cannot be listed goes to `on_error` and is skipped.
+    to files are. A folder that cannot be listed goes to `on_error` and is skipped. With
+    a `cache_dir`, what the walk kept of each folder is cached (see `_Listings`).
     """
     for root in paths:
         if not os.path.isdir(root):
             yield root
             continue
+        listings = _Listings.open(cache_dir, root, excludes, respect_gitignore)
+        walk = _walk(root, Excludes.of(excludes), respect_gitignore, on_error, listings)
         if _walks is None or tuple(excludes) != DEFAULT_EXCLUDES or not respect_gitignore:
-            yield from _walk(root, Excludes.of(excludes), respect_gitignore, on_error)
-            continue
-        found = []
-        for path in _walk(root, Excludes.of(excludes), respect_gitignore, on_error):
-            found.append(os.path.abspath(path))
-            yield path
-        _walks[os.path.abspath(root)] = found
+            yield from walk
+        else:
+            found = []
+            for path in walk:
+                found.append(os.path.abspath(path))
+                yield path
+            _walks[os.path.abspath(root)] = found
+        # A cache folder that cannot be written is reported by the results' store.
+        listings.store.save()
 
 
 # The default walks of the current run (see `remembered_walks`), by folder: what they found.
@@ -236,10 +259,47 @@ def files_below(root: str) -> list[str] | None:
     return None
 
 
-def _candidates(entries: list[os.DirEntry[str]]) -> list[tuple[str, str, bool]]:
-    """Name, path and is-a-folder of the entries worth matching against the patterns
-    (folders to walk, Python files to check), sorted by name: sorting only these is
-    what keeps a folder of static assets cheap."""
+# What the walk keeps of a folder: its Python files, its folders to walk, and the stamp of
+# its own .gitignore (None without one, or when .gitignore files are disregarded).
+Listing = tuple[list[str], list[str], Stamp | None]
+
+
+@dataclass(frozen=True)
+class _Listings:
+    """Each folder's listing as the last walk kept it, trusted while the folder's stamp
+    (its modification time changes when an entry is added, removed or renamed) and the
+    ignore files that apply (by their stamps) are unchanged. A warm walk then stats the
+    folders instead of listing them and matching every entry against the patterns: git's
+    untracked cache. A folder modified within the last two seconds is listed again (see
+    `txlint.cache`). A symbolic link whose target turns from a file into a folder (or back)
+    without its own folder changing goes unnoticed until that folder changes."""
+
+    store: Store
+
+    @classmethod
+    def open(cls, cache_dir: str | None, root: str, excludes: Sequence[str], respect_gitignore: bool) -> _Listings:
+        return cls(Store.open(cache_dir, f"walk-{digest(os.path.abspath(root), tuple(excludes), respect_gitignore)}"))
+
+    def cached(self, directory: str, stamp: Stamp | None, context: str) -> Listing | None:
+        entry = self.store.fresh(directory, stamp)
+        if entry is None or entry.content != context or not (isinstance(entry.value, tuple) and len(entry.value) == 3):
+            return None
+        return entry.value
+
+    def record(self, directory: str, stamp: Stamp | None, context: str, listing: Listing) -> None:
+        self.store.record(directory, stamp, context, listing)
+
+
+def _context(applying: tuple[Applying, ...]) -> str:
+    """What the decisions in a folder depend on besides its entries: the ignore files that
+    apply, by their stamps (the excludes and the root are the store's)."""
+    return digest([(found.ignore_file.path, found.ignore_file.stamp) for found in applying])
+
+
+def _candidates(entries: list[os.DirEntry[str]]) -> list[tuple[str, bool]]:
+    """Name and is-a-folder of the entries worth matching against the patterns (folders to
+    walk, Python files to check), sorted by name: sorting only these is what keeps a folder
+    of static assets cheap."""
     candidates = []
     for entry in entries:
         try:
@@ -247,33 +307,54 @@ def _candidates(entries: list[os.DirEntry[str]]) -> list[tuple[str, str, bool]]:
         except OSError:  # a symbolic link loop: reading it will tell
             is_dir = False
         if (entry.name.endswith(".py") and not is_dir) or (is_dir and not entry.is_symlink()):
-            candidates.append((entry.name, entry.path, is_dir))
+            candidates.append((entry.name, is_dir))
     candidates.sort()
     return candidates
 
 
-def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnError) -> Iterator[str]:
-    enclosing = _enclosing_ignore_files(root) if respect_gitignore else []
-    inherited = tuple((found, folder) for found in enclosing if (folder := found.folder(root)) is not None)
-    stack: list[tuple[str, str, Applying]] = [(root, "", inherited)]
-    while stack:
-        directory, folder, applying = stack.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError as error:
-            on_error(directory, error)
+def _kept(
+    folder: str, entries: list[os.DirEntry[str]], applying: tuple[Applying, ...], excludes: Excludes
+) -> tuple[list[str], list[str]]:
+    """The Python files and the folders the walk keeps, by the excludes and the ignore
+    files (`applying` includes the folder's own)."""
+    files: list[str] = []
+    subdirectories: list[str] = []
+    for name, is_dir in _candidates(entries):
+        relative = folder + name
+        if excludes.match(name, relative) or _ignored(relative, is_dir, applying):
             continue
-        if respect_gitignore and any(entry.name == ".gitignore" for entry in entries):
-            own = _read_ignore_file(directory)
-            if own is not None:
-                applying = (*applying, (own, ""))
-        subdirectories = []
-        for name, path, is_dir in _candidates(entries):
-            relative = f"{folder}/{name}" if folder else name
-            if excludes.match(name, relative) or _ignored(name, is_dir, applying):
+        (subdirectories if is_dir else files).append(name)
+    return files, subdirectories
+
+
+def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnError, listings: _Listings) -> Iterator[str]:
+    enclosing = _enclosing_ignore_files(root) if respect_gitignore else []
+    inherited = tuple(
+        Applying(found, 0, f"{folder}/" if folder else "") for found in enclosing if (folder := found.folder(root)) is not None
+    )
+    # Each folder to walk, with its path relative to the root ("" or ending in "/").
+    stack: list[tuple[str, str, tuple[Applying, ...], str]] = [(root, "", inherited, _context(inherited))]
+    while stack:
+        directory, folder, applying, context = stack.pop()
+        stamp = stamp_of(directory) if listings.store.enabled else None
+        listing = listings.cached(directory, stamp, context)
+        own = _read_ignore_file(directory) if listing is not None and listing[2] is not None else None
+        if listing is None or (own.stamp if own else None) != listing[2]:
+            try:
+                entries = list(os.scandir(directory))
+            except OSError as error:
+                on_error(directory, error)
                 continue
-            if is_dir:
-                subdirectories.append((path, relative, _below(applying, name)))
-            else:
-                yield path
-        stack.extend(reversed(subdirectories))
+            has_own = respect_gitignore and any(entry.name == ".gitignore" for entry in entries)
+            own = _read_ignore_file(directory) if has_own else None
+            mine = (*applying, Applying(own, len(folder), "")) if own else applying
+            listing = (*_kept(folder, entries, mine, excludes), own.stamp if own else None)
+            listings.record(directory, stamp, context, listing)
+        files, subdirectories, _ = listing
+        if own is not None:
+            applying = (*applying, Applying(own, len(folder), ""))
+            context = _context(applying)
+        here = directory if directory.endswith(os.sep) else directory + os.sep
+        for name in files:
+            yield here + name
+        stack.extend((here + name, f"{folder}{name}/", applying, context) for name in reversed(subdirectories))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange
 
-from txlint.diagnostics import Diagnostic, Fix, FixSafety, NodeEdit
+from txlint.diagnostics import PARSE_ERROR, Diagnostic, Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.outline import Outline
@@ -33,7 +33,6 @@ from txlint.settings import DEFAULT_SETTINGS, Settings
 
 LOG = logging.getLogger(__name__)
 
-PARSE_ERROR = "TXL000"
 MAX_FIX_ROUNDS = 10
 
 # The fast path: rules gated by their sites in the `ast` outline, code away from every

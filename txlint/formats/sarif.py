@@ -18,13 +18,15 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from txlint import __version__
 from txlint.formats import Reported
 from txlint.registry import all_rules
-from txlint.rule import Rule
+
+if TYPE_CHECKING:
+    from txlint.rule import Rule
 
 Json = dict[str, Any]
 

@@ -1,0 +1,179 @@
+"""What a run the cache answers does without: libcst and the rules (not imported), the
+project index (not rebuilt for an edit that cannot change it)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import txlint.rules
+from txlint import indexing
+from txlint.project import project_facts
+from txlint.registry import all_rules, selected_codes, selected_rules
+from tests.conftest import DISPATCH_IN_ATOMIC
+
+OLD_NS = 10**18
+
+SHOP = {
+    "pyproject.toml": "",
+    "shop/__init__.py": "",
+    "shop/views.py": DISPATCH_IN_ATOMIC,
+    "shop/tasks.py": "from celery import shared_task\n\n\n@shared_task\ndef send_receipt(pk):\n    pass\n",
+    "shop/services.py": "from .tasks import send_receipt\n\n\ndef notify(order):\n    send_receipt.delay(order.pk)\n",
+    "shop/orders.py": "from .services import notify\n\n\ndef pay(order):\n    notify(order)\n",
+    "shop/utils.py": "def total(items):\n    return sum(items)  # a plain helper\n",
+}
+
+
+def age(root: Path) -> None:
+    for folder, subfolders, files in os.walk(root):
+        for name in (*subfolders, *files):
+            os.utime(os.path.join(folder, name), ns=(OLD_NS, OLD_NS))
+    os.utime(root, ns=(OLD_NS, OLD_NS))
+
+
+# The CLI in a new process; stderr ends with the heavy modules the run imported.
+RUN = """
+import sys
+from txlint.cli import main
+status = main(sys.argv[1:])
+heavy = sorted(
+    m for m in sys.modules if m == "libcst" or m.startswith(("txlint.rules.", "txlint.engine", "txlint.indexing"))
+)
+print("imported:", heavy, file=sys.stderr)
+sys.exit(status)
+"""
+
+
+def run(root: Path, cache: Path) -> tuple[str, str]:
+    command = [sys.executable, "-c", RUN, "--jobs", "1", "--cache-dir", str(cache), str(root)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    return result.stdout, result.stderr.splitlines()[-1]
+
+
+def test_a_run_the_cache_answers_imports_neither_libcst_nor_a_rule(write, tmp_path_factory) -> None:
+    root = write(SHOP)
+    age(root)
+    cache = tmp_path_factory.mktemp("cache")
+    findings, imported = run(root, cache)
+    assert "shop/views.py:8:9: TXL101" in findings
+    assert "'libcst'" in imported and "'txlint.engine'" in imported  # the cold run needs them
+    again, imported = run(root, cache)
+    assert again == findings
+    assert imported == "imported: []"
+
+
+def test_an_edit_imports_what_checking_the_file_needs(write, tmp_path_factory) -> None:
+    root = write(SHOP)
+    age(root)
+    cache = tmp_path_factory.mktemp("cache")
+    findings, _ = run(root, cache)
+    utils = root / "shop" / "utils.py"
+    utils.write_text(utils.read_text() + "# edited\n")
+    again, imported = run(root, cache)
+    assert again == findings
+    assert "'libcst'" in imported and "'txlint.engine'" in imported
+
+
+@pytest.fixture
+def indexed(monkeypatch) -> list[int]:
+    """How many times the project index is built from now on."""
+    built: list[int] = []
+    real = indexing.indexed_facts
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexing, "indexed_facts", counting)
+    return built
+
+
+def facts_after_edit(root: Path, cache: Path, name: str, text: str, indexed: list[int]):
+    """The project's facts after the edit, and whether the index was built for them."""
+    project_facts.cache_clear()
+    (root / name).write_text(text)
+    os.utime(root / name, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
+    count = len(indexed)
+    facts = project_facts(str(root), str(cache))
+    rebuilt = len(indexed) > count
+    project_facts.cache_clear()
+    assert facts.dispatch_chains == project_facts(str(root)).dispatch_chains  # as without the cache
+    return facts, rebuilt
+
+
+def test_an_edit_that_cannot_change_the_index_reuses_the_facts(write, tmp_path_factory, indexed: list[int]) -> None:
+    root = write(SHOP)
+    age(root)
+    cache = tmp_path_factory.mktemp("cache")
+    before = project_facts(str(root), str(cache))
+    assert "shop.orders.pay" in before.dispatch_chains and len(indexed) == 1
+    # A comment in a module no chain passes through, with no new word: the same facts.
+    edit = "def total(items):\n    return sum(items)  # plain helper a\n"
+    facts, rebuilt = facts_after_edit(root, cache, "shop/utils.py", edit, indexed)
+    assert facts.dispatch_chains == before.dispatch_chains and facts.read == 1 and not rebuilt
+    # The edit is remembered: the next run finds the facts by their signature.
+    project_facts.cache_clear()
+    count = len(indexed)
+    assert project_facts(str(root), str(cache)).read == 0 and len(indexed) == count
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # A new word may be a chain's name: the index must look again.
+        ("shop/utils.py", "def total(items):\n    return sum(items)  # notify\n"),
+        ("shop/utils.py", "from .services import notify\n\n\ndef total(items):\n    notify(items)\n"),
+        # A module the index summarised: its summary may change with any edit.
+        ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    send_receipt.delay(order.pk)  # x\n"),
+        ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    pass  # send_receipt.delay\n"),
+        # The same words, each followed as before: only the summary can tell that nothing is dispatched.
+        ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    order.pk(send_receipt.delay)\n"),
+    ],
+)
+def test_an_edit_that_may_change_the_index_rebuilds_it(write, tmp_path_factory, indexed: list[int], name, text) -> None:
+    root = write(SHOP)
+    age(root)
+    cache = tmp_path_factory.mktemp("cache")
+    project_facts(str(root), str(cache))
+    _, rebuilt = facts_after_edit(root, cache, name, text, indexed)
+    assert rebuilt
+
+
+def test_opt_in_rules_are_known_without_importing_them() -> None:
+    assert txlint.rules.OPT_IN == {rule.code for rule in all_rules() if rule.opt_in}
+
+
+PREFIXES = ("", "TXL", "TXL1", "TXL10", "TXL101", "TXL2", "TXL204", "TXL3", "TXL303", "txl2")
+
+
+def reference_selection(select, ignore, extend_select, strict) -> tuple[str, ...]:
+    """The selection by the rule classes themselves (flake8's longest prefix wins)."""
+
+    def longest(code, prefixes):
+        return max((len(p) for p in prefixes if code.startswith(p.upper())), default=-1)
+
+    explicit = {p.upper() for p in (*select, *extend_select)}
+    chosen = []
+    for rule in all_rules():
+        by = max(longest(rule.code, select) if select else 0, longest(rule.code, extend_select))
+        if rule.opt_in and not strict and rule.code not in explicit:
+            continue
+        if by > longest(rule.code, ignore):
+            chosen.append(rule.code)
+    return tuple(chosen)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_selected_codes_choose_as_the_rule_classes_would(strict: bool) -> None:
+    for select, ignore, extend in itertools.product(PREFIXES, PREFIXES, ("", "TXL303", "TXL2")):
+        args = tuple(p for p in (select,) if p), tuple(p for p in (ignore,) if p), tuple(p for p in (extend,) if p)
+        expected = reference_selection(*args, strict)
+        assert selected_codes(*args, strict) == expected, args
+        assert tuple(rule.code for rule in selected_rules(*args, strict)) == expected
