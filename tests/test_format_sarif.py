@@ -21,7 +21,7 @@ import pytest
 
 from txlint import __version__, cli
 from txlint.diagnostics import Diagnostic
-from txlint.formats import Reported, formatters, sarif
+from txlint.formats import Reported, formatter, sarif
 from txlint.registry import all_rules
 from tests.conftest import DISPATCH_IN_ATOMIC
 
@@ -164,7 +164,7 @@ def test_full_description_is_the_what_it_does_section_only() -> None:
 
 
 def test_sarif_is_a_registered_format() -> None:
-    assert formatters()["sarif"] is sarif.render
+    assert formatter("sarif") is sarif.render
 
 
 # -- results --------------------------------------------------------------------------

@@ -10,8 +10,7 @@ import pytest
 
 from txlint import discovery
 from txlint.discovery import DEFAULT_EXCLUDES, discover
-
-OLD_NS = 10**18  # 2001: a stamp this old is trusted (not racy)
+from tests.conftest import OLD_NS, age
 
 TREE = {
     ".gitignore": "generated/\n*_pb2.py\n!keep_pb2.py\n",
@@ -26,14 +25,6 @@ TREE = {
     "static/css/site.css": "",
     "node_modules/x/y.py": "",
 }
-
-
-def age(root: Path) -> None:
-    """Every file and folder below `root` (itself included) modified long ago."""
-    for folder, subfolders, files in os.walk(root):
-        for name in (*subfolders, *files):
-            os.utime(os.path.join(folder, name), ns=(OLD_NS, OLD_NS))
-    os.utime(root, ns=(OLD_NS, OLD_NS))
 
 
 def walked(root: Path, cache: Path | None, **kwargs) -> list[str]:

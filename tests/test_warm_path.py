@@ -15,9 +15,7 @@ import txlint.rules
 from txlint import indexing
 from txlint.project import project_facts
 from txlint.registry import all_rules, selected_codes, selected_rules
-from tests.conftest import DISPATCH_IN_ATOMIC
-
-OLD_NS = 10**18
+from tests.conftest import DISPATCH_IN_ATOMIC, OLD_NS, age
 
 SHOP = {
     "pyproject.toml": "",
@@ -28,13 +26,6 @@ SHOP = {
     "shop/orders.py": "from .services import notify\n\n\ndef pay(order):\n    notify(order)\n",
     "shop/utils.py": "def total(items):\n    return sum(items)  # a plain helper\n",
 }
-
-
-def age(root: Path) -> None:
-    for folder, subfolders, files in os.walk(root):
-        for name in (*subfolders, *files):
-            os.utime(os.path.join(folder, name), ns=(OLD_NS, OLD_NS))
-    os.utime(root, ns=(OLD_NS, OLD_NS))
 
 
 # The CLI in a new process; stderr ends with the heavy modules the run imported.

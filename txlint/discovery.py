@@ -219,8 +219,9 @@ def discover(
             yield from walk
         else:
             found = []
+            cwd = os.getcwd()  # os.path.abspath asks for it again at every call
             for path in walk:
-                found.append(os.path.abspath(path))
+                found.append(os.path.normpath(os.path.join(cwd, path)))
                 yield path
             _walks[os.path.abspath(root)] = found
         # A cache folder that cannot be written is reported by the results' store.

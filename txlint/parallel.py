@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import gc
-import multiprocessing
+import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:  # imported when a pool starts: a run the cache answers starts none
+    from concurrent.futures import ProcessPoolExecutor
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 Value = TypeVar("Value")
 
-FORKS = "fork" in multiprocessing.get_all_start_methods()
+# Where multiprocessing offers the "fork" start method (not on Windows), without importing it.
+FORKS = hasattr(os, "fork")
 
 
 class Inherited(Generic[Value]):
@@ -59,6 +62,9 @@ class Workers:
     def map(self, function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
         if self.jobs <= 1 or len(items) < 2:
             return [function(item) for item in items]
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         chunk = max(1, min(8, len(items) // (self.jobs * 8)))
         if self._pool is not None:
             return list(self._pool.map(function, items, chunksize=chunk))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,7 +27,10 @@ class Reported:
 Formatter = Callable[[Sequence[Reported]], str]
 
 
-def formatters() -> dict[str, Formatter]:
-    from txlint.formats import github, json_lines, sarif, text
+# Each format's module: only the one asked for is imported.
+FORMATS = {"text": "text", "json": "json_lines", "github": "github", "sarif": "sarif"}
 
-    return {"text": text.render, "json": json_lines.render, "github": github.render, "sarif": sarif.render}
+
+def formatter(name: str) -> Formatter:
+    render: Formatter = importlib.import_module(f"txlint.formats.{FORMATS[name]}").render
+    return render
