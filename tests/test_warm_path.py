@@ -99,14 +99,21 @@ def facts_after_edit(root: Path, cache: Path, name: str, text: str, indexed: lis
     return facts, rebuilt
 
 
-def test_an_edit_that_cannot_change_the_index_reuses_the_facts(write, tmp_path_factory, indexed: list[int]) -> None:
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "def total(items):\n    return sum(items)  # a plain helper, edited\n",
+        # New words, none of them called: not even a chain's name in a comment or a string.
+        "def total(items):\n    return sum(items)  # not notify, which dispatches\n",
+        "def total(items):\n    label = 'notify'\n    return sum(items)\n",
+    ],
+)
+def test_an_edit_that_cannot_change_the_index_reuses_the_facts(write, tmp_path_factory, indexed: list[int], edit) -> None:
     root = write(SHOP)
     age(root)
     cache = tmp_path_factory.mktemp("cache")
     before = project_facts(str(root), str(cache))
     assert "shop.orders.pay" in before.dispatch_chains and len(indexed) == 1
-    # A comment in a module no chain passes through, with no new word: the same facts.
-    edit = "def total(items):\n    return sum(items)  # plain helper a\n"
     facts, rebuilt = facts_after_edit(root, cache, "shop/utils.py", edit, indexed)
     assert facts.dispatch_chains == before.dispatch_chains and facts.read == 1 and not rebuilt
     # The edit is remembered: the next run finds the facts by their signature.
@@ -118,9 +125,12 @@ def test_an_edit_that_cannot_change_the_index_reuses_the_facts(write, tmp_path_f
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        # A new word may be a chain's name: the index must look again.
-        ("shop/utils.py", "def total(items):\n    return sum(items)  # notify\n"),
+        # A new call may be of a chain: the index must look again.
         ("shop/utils.py", "from .services import notify\n\n\ndef total(items):\n    notify(items)\n"),
+        ("shop/utils.py", "from .services import notify as alert\n\n\ndef total(items):\n    return sum(items)\n"),
+        ("shop/utils.py", "def total(items):\n    return sum(items)\n\n\ndef later(order):\n    order.notify()\n"),
+        # Now shaped as a dispatch.
+        ("shop/utils.py", "def total(items):\n    items.delay()\n"),
         # A module the index summarised: its summary may change with any edit.
         ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    send_receipt.delay(order.pk)  # x\n"),
         ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    pass  # send_receipt.delay\n"),
@@ -168,3 +178,14 @@ def test_selected_codes_choose_as_the_rule_classes_would(strict: bool) -> None:
         expected = reference_selection(*args, strict)
         assert selected_codes(*args, strict) == expected, args
         assert tuple(rule.code for rule in selected_rules(*args, strict)) == expected
+
+
+def test_an_edit_naming_a_configured_dispatcher_rebuilds_the_index(write, tmp_path_factory, indexed: list[int]) -> None:
+    root = write({**SHOP, "pyproject.toml": '[tool.txlint]\ndispatchers = ["core.redis.start_job"]\n'})
+    age(root)
+    cache = tmp_path_factory.mktemp("cache")
+    project_facts(str(root), str(cache))
+    # No new call, but a configured dispatcher's name makes the file one the index summarises.
+    edit = "def total(items):\n    return sum(items)  # start_job later\n"
+    _, rebuilt = facts_after_edit(root, cache, "shop/utils.py", edit, indexed)
+    assert rebuilt

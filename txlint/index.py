@@ -183,7 +183,7 @@ def dispatch_shaped(source: str) -> bool:
     return send is not None and search_word(TASK_WORDS, source, send.end()) is not None
 
 
-def _may_dispatch(record: SourceRecord, settings: Settings) -> bool:
+def may_dispatch(record: SourceRecord, settings: Settings) -> bool:
     configured = [name.rsplit(".", 1)[-1] for name in settings.dispatchers]
     return record.dispatch_shaped or contains_any(record.text, tuple(configured))
 
@@ -206,7 +206,7 @@ def build_index(records: Iterable[SourceRecord], settings: Settings, summaries_o
     chains: dict[str, Chain] = {}
     # A file not summarised yet did not name any of these (else it would have been).
     searched: frozenset[str] = frozenset()
-    batch = [r for r in records if _may_dispatch(r, settings)]
+    batch = [r for r in records if may_dispatch(r, settings)]
     while batch:
         for record, summary in zip(batch, summaries_of(batch, chains)):
             summarised[record.path] = summary

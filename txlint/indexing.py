@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from txlint.cache import Stamp, Store, canonical, content_hash, digest
+from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest
 from txlint.django import DjangoModule
 from txlint.django.caches import CLEARING_METHODS, assigned_attribute_names, cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
@@ -23,7 +23,7 @@ from txlint.django.model import ModuleModel, build_model
 from txlint.django.outline import Outline
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain, FunctionSummary
-from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, summarise_source, word_lists
+from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, may_dispatch, summarise_source, word_lists
 from txlint.parallel import Inherited, Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
 from txlint.paths import module_name_for
@@ -168,6 +168,22 @@ def cache_value(found: ProjectFile) -> tuple[FileFactsPlain, CachedSummaries | N
         words, called = word_lists(found.source)
         found.facts = replace(found.facts, words=words, called=called)
     return found.facts.to_plain(), found.summaries
+
+
+def index_neutral(files: list[ProjectFile], previous: Mapping[str, Entry], settings: Settings) -> dict[str, str]:
+    """The former content of each file read again whose change cannot change the project's
+    facts: the index never summarised it, its own facts are the same, and it calls the same
+    words and still may not dispatch, so `build_index` treats it as before. Its other
+    words may differ: a comment edited, a string, a name only assigned."""
+    neutral = {}
+    for found in files:
+        before = previous.get(found.path)
+        if before is None or before.value[1] is not None or found.facts.called is None:
+            continue
+        facts = FileFacts.from_plain(before.value[0])
+        if replace(facts, words=None) == replace(found.facts, words=None) and not may_dispatch(_source_record(found), settings):
+            neutral[found.path] = before.content
+    return neutral
 
 
 def _source_record(found: ProjectFile) -> SourceRecord:

@@ -215,7 +215,7 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
     signature = _signature(configured, read.files, {})
     remembered = store.meta.get("facts")
     if remembered is not None and (
-        remembered[0] == signature or remembered[0] == _signature(configured, read.files, _index_neutral(read))
+        remembered[0] == signature or remembered[0] == _signature(configured, read.files, _index_neutral(read, configured))
     ):
         facts = replace(ProjectFacts.from_plain(remembered[1]), files=len(read.files), read=store.reads)
         store.remember("facts", (signature, remembered[1]))
@@ -231,24 +231,18 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
     return facts
 
 
+def _index_neutral(read: _Read, configured: Settings) -> dict[str, str]:
+    if not read.previous:
+        return {}
+    from txlint import indexing  # imported already: files were read
+
+    return indexing.index_neutral(read.files, read.previous, configured)
+
+
 def _signature(configured: Settings, files: list[ProjectFile], contents: Mapping[str, str]) -> str:
     """The same files with the same configuration make the same facts: a digest of both,
     with the files' content hashes (`contents`' where it has one)."""
     return digest(plain_settings(configured), [(found.path, contents.get(found.path, found.content)) for found in files])
-
-
-def _index_neutral(read: _Read) -> dict[str, str]:
-    """The former content of each file read again whose change cannot change the project's
-    facts: the cache never needed it summarised, and its own facts are the same, down to
-    the words the index's prescans search. (A comment edited where no chain's name is.)"""
-    return {
-        found.path: before.content
-        for found in read.files
-        if (before := read.previous.get(found.path)) is not None
-        and found.facts.words is not None
-        and before.value[1] is None
-        and FileFacts.from_plain(before.value[0]) == found.facts
-    }
 
 
 def plain_settings(settings: Settings) -> object:
