@@ -14,7 +14,6 @@ from txlint import cli, parallel
 from txlint.cache import Store
 from txlint.cli import _Checker
 from txlint.parallel import Inherited
-from txlint.indexing import _FileReader
 from txlint.project import project_facts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -71,6 +70,5 @@ def test_workers_that_are_not_forked_are_sent_the_work_and_find_the_same(tmp_pat
         assert cli.main(["--no-cache", "--strict", "-j", "2", str(tree)]) == 1
         outputs.append(capsys.readouterr().out)
     assert outputs[0].count("\n") > 50 and outputs[0] == outputs[1]
-    reader = pickle.loads(pickle.dumps(_FileReader(Inherited(Store("cache")))))
     checker = pickle.loads(pickle.dumps(_Checker(Inherited(Store("cache")), Namespace(jobs=2))))
-    assert reader.store.value is None and checker.store.value is None and checker.args.jobs == 2
+    assert checker.store.value is None and checker.args.jobs == 2

@@ -60,7 +60,7 @@ def test_a_run_the_cache_answers_imports_neither_libcst_nor_a_rule(write, tmp_pa
     assert imported == "imported: []"
 
 
-def test_an_edit_imports_what_checking_the_file_needs(write, tmp_path_factory) -> None:
+def test_an_edit_imports_what_checking_the_file_needs_and_the_next_run_does_not(write, tmp_path_factory) -> None:
     root = write(SHOP)
     age(root)
     cache = tmp_path_factory.mktemp("cache")
@@ -70,6 +70,10 @@ def test_an_edit_imports_what_checking_the_file_needs(write, tmp_path_factory) -
     again, imported = run(root, cache)
     assert again == findings
     assert "'libcst'" in imported and "'txlint.engine'" in imported
+    # The edited file is read again (its stamp was too recent to trust), and found unchanged.
+    again, imported = run(root, cache)
+    assert again == findings
+    assert imported == "imported: []"
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from txlint.django.outline import Outline
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain, FunctionSummary
 from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, may_dispatch, summarise_source, word_lists
-from txlint.parallel import Inherited, Workers
+from txlint.parallel import Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
 from txlint.paths import module_name_for
 from txlint.prescan import finditer_word, search_word
-from txlint.project import FileFacts, ProjectFacts, ProjectFile, from_entry
+from txlint.project import FileFacts, ProjectFacts, ProjectFile
 from txlint.pruning import Pruned, pruned_source
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -151,7 +151,7 @@ def read_files(
 ) -> tuple[list[ProjectFile], int]:
     """`found` completed by reading the `unread` files (by the workers); and the parses that took."""
     parsed = 0
-    for (position, _, _), (project_file, parses) in zip(unread, workers.map(_FileReader(Inherited(store)), unread)):
+    for (position, _, _), (project_file, parses) in zip(unread, workers.map(_read_facts, unread)):
         found[position] = project_file
         store.reads += project_file is not None
         parsed += parses
@@ -194,31 +194,17 @@ def _source_record(found: ProjectFile) -> SourceRecord:
     return SourceRecord(found.path, words, module_name, is_package, found.facts.dispatch_shaped, called)
 
 
-@dataclass(frozen=True)
-class _FileReader:
-    """Reads a file the cache could not vouch for by its stamp: a file only touched
-    (same content) keeps the cache's facts and summaries, another one gets new facts (as
-    it does in a worker that was not forked, which has no store)."""
-
-    store: Inherited[Store]
-
-    def __call__(self, unread: tuple[int, str, Stamp | None]) -> tuple[ProjectFile | None, int]:
-        _, path, stamp = unread
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            return None, 0
-        content = content_hash(data)
-        source = data.decode("utf-8", errors="replace")
-        store = self.store.value
-        entry = store.matching(path, content) if store is not None else None
-        if entry is not None:
-            touched = from_entry(path, entry)
-            touched.stamp, touched.source = stamp, source
-            return touched, 0
-        facts, parses = file_facts(path, source)
-        return ProjectFile(path, stamp, content, facts, None, source), parses
+def _read_facts(unread: tuple[int, str, Stamp | None]) -> tuple[ProjectFile | None, int]:
+    """A file's facts from one read, and the parses they took; None if it cannot be read."""
+    _, path, stamp = unread
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None, 0
+    source = data.decode("utf-8", errors="replace")
+    facts, parses = file_facts(path, source)
+    return ProjectFile(path, stamp, content_hash(data), facts, None, source), parses
 
 
 @dataclass

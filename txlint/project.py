@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from txlint.cache import Entry, Stamp, Store, canonical, digest, stamp_of
+from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest, stamp_of
 from txlint.config import config_for_directory
 from txlint.discovery import DEFAULT_EXCLUDES, discover, files_below
 from txlint.parallel import Workers
@@ -166,7 +166,8 @@ class _Read:
 
 
 def _project_files(store: Store, paths: list[str], workers: Workers) -> _Read:
-    """Each file's facts: the cache's for an unchanged file, else from one read (by the workers)."""
+    """Each file's facts: the cache's for an unchanged file (by its stamp, else by its
+    content), else from one read (by the workers)."""
     found: list[ProjectFile | None] = []
     unread: list[tuple[int, str, Stamp | None]] = []
     previous = {}
@@ -175,12 +176,19 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> _Read:
         entry = store.fresh(path, stamp)
         if entry is not None:
             store.hits += 1
-            found.append(from_entry(path, entry))
-        else:
-            unread.append((len(found), path, stamp))
-            found.append(None)
-            if (recorded := store.recorded(path)) is not None:
-                previous[path] = recorded
+            found.append(_from_entry(path, entry))
+            continue
+        recorded = store.recorded(path)
+        touched = _touched(path, stamp, recorded) if recorded is not None else None
+        if touched is not None:
+            store.reads += 1
+            store.record(path, stamp, touched.content, (touched.facts.to_plain(), touched.summaries))
+            found.append(touched)
+            continue
+        unread.append((len(found), path, stamp))
+        found.append(None)
+        if recorded is not None:
+            previous[path] = recorded
     if not unread:
         return _Read([project_file for project_file in found if project_file is not None], 0, previous)
     from txlint import indexing  # imports libcst: a run the cache answers does without
@@ -188,7 +196,22 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> _Read:
     return _Read(*indexing.read_files(store, found, unread, workers), previous)
 
 
-def from_entry(path: str, entry: Entry) -> ProjectFile:
+def _touched(path: str, stamp: Stamp | None, recorded: Entry) -> ProjectFile | None:
+    """The file as the cache knows it, if only its stamp changed (touched, or edited back):
+    a run after an edit reads the edited file again (its stamp was racy), and needs no parse."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if content_hash(data) != recorded.content:
+        return None
+    touched = _from_entry(path, recorded)
+    touched.stamp, touched.source = stamp, data.decode("utf-8", errors="replace")
+    return touched
+
+
+def _from_entry(path: str, entry: Entry) -> ProjectFile:
     facts, summaries = entry.value
     return ProjectFile(path, entry.stamp, entry.content, FileFacts.from_plain(facts), summaries)
 
