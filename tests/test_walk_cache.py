@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import time
+from types import SimpleNamespace
+
 import pytest
 
+from txlint import cache as cache_module
 from txlint import discovery
 from txlint.discovery import DEFAULT_EXCLUDES, discover
-from tests.conftest import OLD_NS, age
+from tests.conftest import age
 
 TREE = {
     ".gitignore": "generated/\n*_pb2.py\n!keep_pb2.py\n",
@@ -36,6 +40,14 @@ def walked(root: Path, cache: Path | None, **kwargs) -> list[str]:
 def cache(tmp_path_factory) -> Path:
     """A cache folder outside the walked tree."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def later(request, monkeypatch) -> None:
+    """The cache's clock ten seconds ahead: a folder's stamp (its inode's change time, which
+    tests cannot set back) is old enough to trust at once. Not for the tests marked `now`."""
+    if "now" not in request.keywords:
+        monkeypatch.setattr(cache_module, "time", SimpleNamespace(time_ns=lambda: time.time_ns() + 10**10))
 
 
 @pytest.fixture
@@ -92,10 +104,8 @@ def test_an_edited_gitignore_is_obeyed_though_its_folder_did_not_change(write, c
     walked(root, cache)
     ignore = root / "app" / ".gitignore"
     ignore.write_text("snapshots/\nsub/\n")  # in place: the folder's stamp stays
-    os.utime(root / "app", ns=(OLD_NS, OLD_NS))
     assert walked(root, cache) == ["app/keep_pb2.py", "app/views.py"]
     ignore.write_text("")
-    os.utime(root / "app", ns=(OLD_NS, OLD_NS))
     assert walked(root, cache) == walked(root, None)
     assert "app/snapshots/a.py" in walked(root, cache)
 
@@ -127,14 +137,25 @@ def test_excludes_and_gitignore_choices_have_their_own_listings(write, cache: Pa
     assert walked(root, cache) == walked(root, None)
 
 
+@pytest.mark.now
 def test_a_folder_modified_just_now_is_listed_again(write, cache: Path, listed: list[str]) -> None:
     root = write(TREE)
-    age(root)
-    os.utime(root / "app")  # now: its stamp cannot be trusted yet
+    time.sleep(2.1)  # the tree's stamps are old enough to trust
+    walked(root, cache)
+    os.chmod(root / "app", 0o755)  # its inode changes now: it may change again unseen
     walked(root, cache)
     listed.clear()
     walked(root, cache)
     assert [os.path.relpath(folder, root) for folder in listed] == ["app"]
+
+
+def test_a_folder_whose_permissions_changed_is_listed_again(write, cache: Path, listed: list[str]) -> None:
+    root = write(TREE)
+    walked(root, cache)
+    os.chmod(root / "app" / "sub", 0o700)
+    listed.clear()
+    walked(root, cache)
+    assert [os.path.relpath(folder, root) for folder in listed] == ["app/sub"]
 
 
 def test_a_damaged_listing_is_not_trusted(write, cache: Path) -> None:

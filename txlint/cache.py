@@ -57,8 +57,23 @@ def stamp_of(path: str) -> Stamp | None:
         status = os.stat(path)
     except OSError:
         return None
-    racy = status.st_mtime_ns >= time.time_ns() - RACY_NS
-    return (UNVERIFIED_SIZE if racy else status.st_size), status.st_mtime_ns
+    return _stamp(status.st_size, status.st_mtime_ns)
+
+
+def folder_stamp_of(path: str) -> Stamp | None:
+    """A folder's stamp, by the time its inode changed where that is what `st_ctime` means
+    (POSIX): it moves when an entry is added, removed or renamed, and when the folder's
+    permissions change, which may make it unreadable. Elsewhere by its modification time."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return _stamp(status.st_size, status.st_ctime_ns if os.name == "posix" else status.st_mtime_ns)
+
+
+def _stamp(size: int, changed_ns: int) -> Stamp:
+    racy = changed_ns >= time.time_ns() - RACY_NS
+    return (UNVERIFIED_SIZE if racy else size), changed_ns
 
 
 def default_cache_dir(project_directory: str) -> str | None:

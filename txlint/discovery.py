@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from txlint.cache import Stamp, Store, digest, stamp_of
+from txlint.cache import Stamp, Store, digest, folder_stamp_of, stamp_of
 
 DEFAULT_EXCLUDES = (
     ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pytest_cache",
@@ -268,7 +268,7 @@ Listing = tuple[list[str], list[str], Stamp | None]
 @dataclass(frozen=True)
 class _Listings:
     """Each folder's listing as the last walk kept it, trusted while the folder's stamp
-    (its modification time changes when an entry is added, removed or renamed) and the
+    (`folder_stamp_of`: it changes when an entry is added, removed or renamed) and the
     ignore files that apply (by their stamps) are unchanged. A warm walk then stats the
     folders instead of listing them and matching every entry against the patterns: git's
     untracked cache. A folder modified within the last two seconds is listed again (see
@@ -337,7 +337,7 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnEr
     stack: list[tuple[str, str, tuple[Applying, ...], str]] = [(root, "", inherited, _context(inherited))]
     while stack:
         directory, folder, applying, context = stack.pop()
-        stamp = stamp_of(directory) if listings.store.enabled else None
+        stamp = folder_stamp_of(directory) if listings.store.enabled else None
         listing = listings.cached(directory, stamp, context)
         own = _read_ignore_file(directory) if listing is not None and listing[2] is not None else None
         if listing is None or (own.stamp if own else None) != listing[2]:
