@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import txlint.rules
-from txlint import indexing
+from txlint import indexing, registry
 from txlint.project import project_facts
 from txlint.registry import all_rules, selected_codes, selected_rules
 from tests.conftest import DISPATCH_IN_ATOMIC, OLD_NS, age
@@ -193,3 +193,20 @@ def test_an_edit_naming_a_configured_dispatcher_rebuilds_the_index(write, tmp_pa
     edit = "def total(items):\n    return sum(items)  # start_job later\n"
     _, rebuilt = facts_after_edit(root, cache, "shop/utils.py", edit, indexed)
     assert rebuilt
+
+
+@pytest.mark.parametrize(
+    ("modules", "problem"),
+    [
+        ({"TXL101": "txl102_call_dispatches_in_transaction"}, "TXL102 lives in txl102"),
+        ({"TXL101": "txl101_dispatch_in_transaction", "TXL199": "txl101_dispatch_in_transaction"}, "defined twice"),
+    ],
+)
+def test_a_rule_module_holds_the_rule_its_name_says(monkeypatch, modules, problem) -> None:
+    monkeypatch.setattr(registry, "rule_modules", lambda: modules)
+    registry.all_rules.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match=problem):
+            registry.all_rules()
+    finally:
+        registry.all_rules.cache_clear()

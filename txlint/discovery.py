@@ -340,6 +340,7 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnEr
         stamp = folder_stamp_of(directory) if listings.store.enabled else None
         listing = listings.cached(directory, stamp, context)
         own = _read_ignore_file(directory) if listing is not None and listing[2] is not None else None
+        entries = None
         if listing is None or (own.stamp if own else None) != listing[2]:
             try:
                 entries = list(os.scandir(directory))
@@ -348,13 +349,14 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnEr
                 continue
             has_own = respect_gitignore and any(entry.name == ".gitignore" for entry in entries)
             own = _read_ignore_file(directory) if has_own else None
-            mine = (*applying, Applying(own, len(folder), "")) if own else applying
-            listing = (*_kept(folder, entries, mine, excludes), own.stamp if own else None)
+        below = (*applying, Applying(own, len(folder), "")) if own else applying
+        if entries is not None:
+            listing = (*_kept(folder, entries, below, excludes), own.stamp if own else None)
             listings.record(directory, stamp, context, listing)
+        assert listing is not None
         files, subdirectories, _ = listing
         if own is not None:
-            applying = (*applying, Applying(own, len(folder), ""))
-            context = _context(applying)
+            applying, context = below, _context(below)
         here = directory if directory.endswith(os.sep) else directory + os.sep
         for name in files:
             yield here + name

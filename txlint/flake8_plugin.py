@@ -24,6 +24,7 @@ from txlint.engine import SourceFile, lint_source
 from txlint.paths import module_name_for
 from txlint.project import project_facts, project_root
 from txlint.registry import all_rules
+from txlint.rules import OPT_IN
 from txlint.rule import Rule
 from txlint.settings import Settings
 
@@ -71,7 +72,7 @@ class Flake8Plugin:
             parse_from_config=True,
             help="txlint: also report the opt-in rules (the strict profile)",
         )
-        manager.extend_default_ignore(list(_opt_in_codes()))
+        manager.extend_default_ignore(sorted(OPT_IN))
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
@@ -86,8 +87,7 @@ class Flake8Plugin:
         if strict:
             # flake8 builds its style guide after this call: lifting the default
             # ignore here is how a plugin's profile switch reaches selection.
-            opt_in = _opt_in_codes()
-            options.extended_default_ignore = [c for c in options.extended_default_ignore if c not in opt_in]
+            options.extended_default_ignore = [c for c in options.extended_default_ignore if c not in OPT_IN]
 
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
         # flake8's own code runs with the collector as flake8 set it.
@@ -117,7 +117,3 @@ class Flake8Plugin:
 def _cache_dir() -> str | None:
     """The CLI's cache: flake8's worker processes load the project index instead of each building it."""
     return default_cache_dir(project_root(os.path.join(os.getcwd(), "-")))
-
-
-def _opt_in_codes() -> frozenset[str]:
-    return frozenset(rule.code for rule in all_rules() if rule.opt_in)

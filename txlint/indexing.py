@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from txlint.cache import Entry, Stamp, Store, canonical, content_hash, digest
+from txlint.cache import Entry, Store, canonical, content_hash, digest
 from txlint.django import DjangoModule
 from txlint.django.caches import CLEARING_METHODS, assigned_attribute_names, cleared_names
 from txlint.django.dispatch import TRANSACTION_AWARE_BASE
@@ -28,7 +28,7 @@ from txlint.parallel import Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
 from txlint.paths import module_name_for
 from txlint.prescan import finditer_word, search_word
-from txlint.project import FileFacts, ProjectFacts, ProjectFile
+from txlint.project import FileFacts, ProjectFacts, ProjectFile, Unread, read_bytes
 from txlint.pruning import Pruned, pruned_source
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
@@ -147,19 +147,19 @@ def file_facts(path: str, source: str) -> tuple[FileFacts, int]:
 
 
 def read_files(
-    store: Store, found: list[ProjectFile | None], unread: list[tuple[int, str, Stamp | None]], workers: Workers
+    store: Store, found: list[ProjectFile | None], unread: list[Unread], workers: Workers
 ) -> tuple[list[ProjectFile], int]:
     """`found` completed by reading the `unread` files (by the workers); and the parses that took."""
     parsed = 0
-    for (position, _, _), (project_file, parses) in zip(unread, workers.map(_read_facts, unread)):
+    for (position, *_), (project_file, parses) in zip(unread, workers.map(_read_facts, unread)):
         found[position] = project_file
-        store.reads += project_file is not None
         parsed += parses
-    files = [project_file for project_file in found if project_file is not None]
-    for project_file in files if store.enabled else ():
-        if project_file.stamp is not None and project_file.source is not None:
+        if project_file is None:
+            continue
+        store.reads += 1
+        if store.enabled and project_file.stamp is not None:
             store.record(project_file.path, project_file.stamp, project_file.content, cache_value(project_file))
-    return files, parsed
+    return [project_file for project_file in found if project_file is not None], parsed
 
 
 def cache_value(found: ProjectFile) -> tuple[FileFactsPlain, CachedSummaries | None]:
@@ -194,13 +194,11 @@ def _source_record(found: ProjectFile) -> SourceRecord:
     return SourceRecord(found.path, words, module_name, is_package, found.facts.dispatch_shaped, called)
 
 
-def _read_facts(unread: tuple[int, str, Stamp | None]) -> tuple[ProjectFile | None, int]:
+def _read_facts(unread: Unread) -> tuple[ProjectFile | None, int]:
     """A file's facts from one read, and the parses they took; None if it cannot be read."""
-    _, path, stamp = unread
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+    _, path, stamp, data = unread
+    data = data if data is not None else read_bytes(path)
+    if data is None:
         return None, 0
     source = data.decode("utf-8", errors="replace")
     facts, parses = file_facts(path, source)
@@ -264,11 +262,8 @@ def _decoded(cached: CachedSummaries | None, key: str) -> FileSummary | None:
 
 
 def _read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
+    data = read_bytes(path)
+    return data.decode("utf-8", errors="replace") if data is not None else ""
 
 
 def indexed_facts(

@@ -156,6 +156,11 @@ class ProjectFile:
     source: str | None = None
 
 
+# A file to read: its place among the project's files, path, stamp, and its bytes if
+# the main process read them already.
+Unread = tuple[int, str, Stamp | None, bytes | None]
+
+
 @dataclass
 class _Read:
     files: list[ProjectFile]
@@ -169,7 +174,7 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> _Read:
     """Each file's facts: the cache's for an unchanged file (by its stamp, else by its
     content), else from one read (by the workers)."""
     found: list[ProjectFile | None] = []
-    unread: list[tuple[int, str, Stamp | None]] = []
+    unread: list[Unread] = []
     previous = {}
     for path in paths:
         stamp = stamp_of(path)
@@ -179,13 +184,17 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> _Read:
             found.append(_from_entry(path, entry))
             continue
         recorded = store.recorded(path)
-        touched = _touched(path, stamp, recorded) if recorded is not None else None
-        if touched is not None:
+        # A run after an edit reads the edited file again (its stamp was racy): if the
+        # cache knows its content, it needs no parse (nor libcst).
+        data = read_bytes(path) if recorded is not None else None
+        if recorded is not None and data is not None and content_hash(data) == recorded.content:
+            touched = _from_entry(path, recorded)
+            touched.stamp, touched.source = stamp, data.decode("utf-8", errors="replace")
             store.reads += 1
             store.record(path, stamp, touched.content, (touched.facts.to_plain(), touched.summaries))
             found.append(touched)
             continue
-        unread.append((len(found), path, stamp))
+        unread.append((len(found), path, stamp, data))
         found.append(None)
         if recorded is not None:
             previous[path] = recorded
@@ -196,19 +205,13 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> _Read:
     return _Read(*indexing.read_files(store, found, unread, workers), previous)
 
 
-def _touched(path: str, stamp: Stamp | None, recorded: Entry) -> ProjectFile | None:
-    """The file as the cache knows it, if only its stamp changed (touched, or edited back):
-    a run after an edit reads the edited file again (its stamp was racy), and needs no parse."""
+def read_bytes(path: str) -> bytes | None:
+    """The file's bytes; None if it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError:
         return None
-    if content_hash(data) != recorded.content:
-        return None
-    touched = _from_entry(path, recorded)
-    touched.stamp, touched.source = stamp, data.decode("utf-8", errors="replace")
-    return touched
 
 
 def _from_entry(path: str, entry: Entry) -> ProjectFile:

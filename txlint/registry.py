@@ -43,6 +43,8 @@ def all_rules() -> tuple[type[Rule], ...]:
                 if value.opt_in != (code in txlint.rules.OPT_IN):
                     raise RuntimeError(f"rule {code}: its opt_in and txlint.rules.OPT_IN disagree")
                 found[code] = value
+    if missing := set(rule_modules()) - set(found):
+        raise RuntimeError(f"no rule in the module of {', '.join(sorted(missing))}")
     return tuple(found[code] for code in sorted(found))
 
 
