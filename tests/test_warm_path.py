@@ -103,27 +103,49 @@ def facts_after_edit(root: Path, cache: Path, name: str, text: str, indexed: lis
     return facts, rebuilt
 
 
+SERVICES = SHOP["shop/services.py"]
+
+
 @pytest.mark.parametrize(
-    "edit",
+    ("name", "edit"),
     [
-        "def total(items):\n    return sum(items)  # a plain helper, edited\n",
+        ("shop/utils.py", "def total(items):\n    return sum(items)  # a plain helper, edited\n"),
         # New words, none of them called: not even a chain's name in a comment or a string.
-        "def total(items):\n    return sum(items)  # not notify, which dispatches\n",
-        "def total(items):\n    label = 'notify'\n    return sum(items)\n",
+        ("shop/utils.py", "def total(items):\n    return sum(items)  # not notify, which dispatches\n"),
+        ("shop/utils.py", "def total(items):\n    label = 'notify'\n    return sum(items)\n"),
+        # A module the index summarised, summarised alike knowing the same chains.
+        ("shop/services.py", SERVICES.replace("pk)", "pk)  # x")),
+        ("shop/services.py", SERVICES.replace("    send", "    label = 'paid'\n    send")),
     ],
 )
-def test_an_edit_that_cannot_change_the_index_reuses_the_facts(write, tmp_path_factory, indexed: list[int], edit) -> None:
+def test_an_edit_that_cannot_change_the_index_reuses_the_facts(
+    write, tmp_path_factory, indexed: list[int], name, edit
+) -> None:
     root = write(SHOP)
     age(root)
     cache = tmp_path_factory.mktemp("cache")
     before = project_facts(str(root), str(cache))
     assert "shop.orders.pay" in before.dispatch_chains and len(indexed) == 1
-    facts, rebuilt = facts_after_edit(root, cache, "shop/utils.py", edit, indexed)
+    facts, rebuilt = facts_after_edit(root, cache, name, edit, indexed)
     assert facts.dispatch_chains == before.dispatch_chains and facts.read == 1 and not rebuilt
     # The edit is remembered: the next run finds the facts by their signature.
     project_facts.cache_clear()
     count = len(indexed)
     assert project_facts(str(root), str(cache)).read == 0 and len(indexed) == count
+
+
+def test_a_summary_kept_for_an_edit_serves_the_next_rebuild(write, tmp_path_factory, indexed: list[int]) -> None:
+    """The summarised module edited alike keeps its summary in the cache, for the new
+    content: a later edit elsewhere rebuilds the index from it, as without the cache."""
+    root = write(SHOP)
+    age(root)
+    cache = tmp_path_factory.mktemp("cache")
+    project_facts(str(root), str(cache))
+    _, rebuilt = facts_after_edit(root, cache, "shop/services.py", SERVICES.replace("pk)", "pk)  # x"), indexed)
+    assert not rebuilt
+    call = "from .services import notify\n\n\ndef total(items):\n    notify(items)\n"
+    facts, rebuilt = facts_after_edit(root, cache, "shop/utils.py", call, indexed)
+    assert rebuilt and "shop.utils.total" in facts.dispatch_chains and facts.parsed == 1
 
 
 @pytest.mark.parametrize(
@@ -135,9 +157,9 @@ def test_an_edit_that_cannot_change_the_index_reuses_the_facts(write, tmp_path_f
         ("shop/utils.py", "def total(items):\n    return sum(items)\n\n\ndef later(order):\n    order.notify()\n"),
         # Now shaped as a dispatch.
         ("shop/utils.py", "def total(items):\n    items.delay()\n"),
-        # A module the index summarised: its summary may change with any edit.
-        ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    send_receipt.delay(order.pk)  # x\n"),
+        # A module the index summarised, whose summary changes.
         ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    pass  # send_receipt.delay\n"),
+        ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    send_receipt.apply_async(order.pk)\n"),
         # The same words, each followed as before: only the summary can tell that nothing is dispatched.
         ("shop/services.py", "from .tasks import send_receipt\n\n\ndef notify(order):\n    order.pk(send_receipt.delay)\n"),
     ],

@@ -170,20 +170,52 @@ def cache_value(found: ProjectFile) -> tuple[FileFactsPlain, CachedSummaries | N
     return found.facts.to_plain(), found.summaries
 
 
-def index_neutral(files: list[ProjectFile], previous: Mapping[str, Entry], settings: Settings) -> dict[str, str]:
+def index_neutral(
+    files: list[ProjectFile], previous: Mapping[str, Entry], settings: Settings, known: ProjectFacts
+) -> tuple[dict[str, str], int]:
     """The former content of each file read again whose change cannot change the project's
-    facts: the index never summarised it, its own facts are the same, and it calls the same
-    words and still may not dispatch, so `build_index` treats it as before. Its other
-    words may differ: a comment edited, a string, a name only assigned."""
+    facts (`known`): its own facts are the same, it calls the same words, and it may
+    dispatch as before, so `build_index` takes it up as before; and if the index
+    summarised it, summarising it again knowing the same chains finds the same. Its
+    other words may differ: a comment edited, a string, a name only assigned, the body
+    of a function that cannot be in a chain. With the parses that took."""
     neutral = {}
+    parsed = 0
     for found in files:
         before = previous.get(found.path)
-        if before is None or before.value[1] is not None or found.facts.called is None:
+        if before is None or found.facts.called is None:
             continue
         facts = FileFacts.from_plain(before.value[0])
-        if replace(facts, words=None) == replace(found.facts, words=None) and not may_dispatch(_source_record(found), settings):
-            neutral[found.path] = before.content
-    return neutral
+        if replace(facts, words=None) != replace(found.facts, words=None):
+            continue
+        old = ProjectFile(found.path, before.stamp, before.content, facts)
+        if may_dispatch(_source_record(found), settings) != may_dispatch(_source_record(old), settings):
+            continue
+        if before.value[1] is not None:
+            alike, parses = _summarises_alike(found, before.value[1], settings, known)
+            parsed += parses
+            if not alike:
+                continue
+        neutral[found.path] = before.content
+    return neutral, parsed
+
+
+def _summarises_alike(
+    found: ProjectFile, cached: CachedSummaries, configured: Settings, known: ProjectFacts
+) -> tuple[bool, int]:
+    """Whether the file summarised knowing the chains of `known` is the same as its former
+    content was (it then keeps that summary); and the parses that took."""
+    key = _summary_key(replace(configured, deferring_tasks=known.deferring_tasks))
+    former = _decoded(cached, key)
+    if former is None or found.source is None:
+        return False, 0
+    module_name, is_package = module_name_for(found.path)
+    settings = replace(configured, deferring_tasks=known.deferring_tasks, dispatch_chains=known.dispatch_chains)
+    summary, parsed = summarise_source(found.path, found.source, module_name, is_package, settings)
+    if summary != former:
+        return False, parsed
+    found.summaries = cached
+    return True, parsed
 
 
 def _source_record(found: ProjectFile) -> SourceRecord:
@@ -220,7 +252,7 @@ class _Summariser:
     parsed: int = 0
 
     def __call__(self, records: list[SourceRecord], chains: Mapping[str, Chain]) -> list[FileSummary]:
-        key = digest(canonical(self.settings.dispatchers), canonical(self.settings.deferring_tasks))
+        key = _summary_key(self.settings)
         cached = {r.path: _decoded(self.files[r.path].summaries, key) for r in records}
         missing = [r for r in records if not _stands_for(cached[r.path], chains)]
         settings = replace(self.settings, dispatch_chains={**self.hint, **chains})
@@ -237,6 +269,11 @@ class _Summariser:
     def _source(self, path: str) -> str:
         source = self.files[path].source
         return source if source is not None else _read_text(path)
+
+
+def _summary_key(settings: Settings) -> str:
+    """What a summary depends on besides the file and the chains known."""
+    return digest(canonical(settings.dispatchers), canonical(settings.deferring_tasks))
 
 
 def _summarise_job(job: tuple[str, str, str | None, bool, Settings]) -> tuple[FileSummary, bool]:

@@ -240,29 +240,46 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
     configured = config_for_directory(root).settings
     signature = _signature(configured, read.files, {})
     remembered = store.meta.get("facts")
-    if remembered is not None and (
-        remembered[0] == signature or remembered[0] == _signature(configured, read.files, _index_neutral(read, configured))
-    ):
-        facts = replace(ProjectFacts.from_plain(remembered[1]), files=len(read.files), read=store.reads)
-        store.remember("facts", (signature, remembered[1]))
-    else:
-        hint = ProjectFacts.from_plain(remembered[1]).dispatch_chains if remembered is not None else {}
+    known = ProjectFacts.from_plain(remembered[1]) if remembered is not None else None
+    facts = _still_known(store, read, configured, signature, remembered[0], known) if remembered is not None else None
+    if facts is None:
+        hint = known.dispatch_chains if known is not None else {}
         from txlint import indexing  # imports libcst: a run the cache answers does without
 
         facts = indexing.indexed_facts(store, read.files, configured, workers, read.parsed, hint)
-        store.remember("facts", (signature, facts.to_plain()))
+    store.remember("facts", (signature, facts.to_plain()))
     warning = store.save()
     if warning is not None:
         print(f"txlint: warning: {warning}", file=sys.stderr)
     return facts
 
 
-def _index_neutral(read: _Read, configured: Settings) -> dict[str, str]:
+def _still_known(
+    store: Store, read: _Read, configured: Settings, signature: str, remembered: str, known: ProjectFacts | None
+) -> ProjectFacts | None:
+    """The facts `known` (made from files of the signature `remembered`), if the files
+    read (of `signature`) make the same: unchanged, or changed only where the index cannot tell."""
+    if known is None:
+        return None
+    parsed = 0
+    if remembered != signature:
+        neutral, parsed = _index_neutral(store, read, configured, known)
+        if remembered != _signature(configured, read.files, neutral):
+            return None
+    return replace(known, files=len(read.files), read=store.reads, parsed=read.parsed + parsed)
+
+
+def _index_neutral(store: Store, read: _Read, configured: Settings, known: ProjectFacts) -> tuple[dict[str, str], int]:
+    """`indexing.index_neutral`, its summaries kept by the store."""
     if not read.previous:
-        return {}
+        return {}, 0
     from txlint import indexing  # imported already: files were read
 
-    return indexing.index_neutral(read.files, read.previous, configured)
+    neutral, parsed = indexing.index_neutral(read.files, read.previous, configured, known)
+    for found in read.files:
+        if found.path in neutral and found.summaries is not None:
+            store.record(found.path, found.stamp, found.content, indexing.cache_value(found))
+    return neutral, parsed
 
 
 def _signature(configured: Settings, files: list[ProjectFile], contents: Mapping[str, str]) -> str:
