@@ -99,3 +99,53 @@ def test_plugin_makes_the_settings_of_a_folder_once(tmp_path, monkeypatch) -> No
         assert [text.split()[0] for _, _, text, _ in plugin.run()] == ["TXL101"]
     assert len(made) == 2
     assert Flake8Plugin.options["dispatchers"] == ("core.jobs.run_later",)
+
+
+def indexed_when_options_are_parsed(monkeypatch, filenames: list[str], start_method: str = "fork", worker: bool = False) -> list[str]:
+    """The project roots the plugin indexes as flake8 hands it its options."""
+    import multiprocessing
+
+    from txlint import flake8_plugin
+    from txlint.flake8_plugin import Flake8Plugin
+
+    roots: list[str] = []
+    monkeypatch.setattr(flake8_plugin, "project_facts", lambda root, cache_dir: roots.append(root))
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda: start_method)
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object() if worker else None)
+    Flake8Plugin.parse_options(type("Options", (), {"filenames": filenames})())
+    return roots
+
+
+def test_the_projects_to_check_are_indexed_before_flake8_forks_its_workers(write, monkeypatch) -> None:
+    root = write({"pyproject.toml": "", "shop/__init__.py": "", "shop/services.py": DISPATCH_IN_ATOMIC, "tools/run.py": ""})
+    assert indexed_when_options_are_parsed(monkeypatch, [str(root), str(root / "shop" / "services.py")]) == [str(root)] * 2
+    assert indexed_when_options_are_parsed(monkeypatch, [str(root / "shop")]) == [str(root)]
+
+
+def test_no_project_is_indexed_ahead_where_it_would_not_be_shared(write, monkeypatch) -> None:
+    root = write({"pyproject.toml": "", "shop/services.py": DISPATCH_IN_ATOMIC})
+    # Each worker is a new process (spawn), or this is one: the checks index as they go.
+    assert indexed_when_options_are_parsed(monkeypatch, [str(root)], start_method="spawn") == []
+    assert indexed_when_options_are_parsed(monkeypatch, [str(root)], worker=True) == []
+    # Standard input, a missing path.
+    assert indexed_when_options_are_parsed(monkeypatch, ["-", str(root / "missing.py")]) == []
+
+
+def test_a_folder_outside_any_project_is_not_indexed_ahead(tmp_path, monkeypatch) -> None:
+    """Its files' projects are their top-level packages' parents, not the folder: indexing
+    all of it would be work no check uses."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "run.py").write_text(DISPATCH_IN_ATOMIC)
+    assert not any((parent / marker).exists() for parent in tmp_path.parents for marker in ("pyproject.toml", "setup.py", "setup.cfg", "manage.py", ".git"))
+    assert indexed_when_options_are_parsed(monkeypatch, [str(tmp_path)]) == []
+
+
+def test_flake8_workers_report_what_one_process_does(write) -> None:
+    files = {"pyproject.toml": "", "shop/__init__.py": ""}
+    files.update({f"shop/services_{n}.py": DISPATCH_IN_ATOMIC for n in range(4)})
+    root = write(files)
+    serial = flake8("--select", "TXL", "--jobs", "1", ".", cwd=root)
+    forked = flake8("--select", "TXL", "--jobs", "2", ".", cwd=root)
+    assert serial.returncode == forked.returncode == 1
+    assert sorted(forked.stdout.splitlines()) == sorted(serial.stdout.splitlines())
+    assert len(serial.stdout.splitlines()) == 4

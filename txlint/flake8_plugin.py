@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import replace
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from txlint import __version__
@@ -22,7 +22,7 @@ from txlint.config import config_for_file, extended_settings
 from txlint.diagnostics import Diagnostic
 from txlint.engine import SourceFile, lint_source
 from txlint.paths import module_name_for
-from txlint.project import project_facts, project_root
+from txlint.project import PROJECT_MARKERS, project_facts, project_root, project_root_of
 from txlint.registry import all_rules
 from txlint.rules import OPT_IN
 from txlint.rule import Rule
@@ -88,6 +88,8 @@ class Flake8Plugin:
             # flake8 builds its style guide after this call: lifting the default
             # ignore here is how a plugin's profile switch reaches selection.
             options.extended_default_ignore = [c for c in options.extended_default_ignore if c not in OPT_IN]
+        if _forks_workers():
+            _index_projects(getattr(options, "filenames", None) or ())
 
     def run(self) -> Iterator[tuple[int, int, str, type[Flake8Plugin]]]:
         # flake8's own code runs with the collector as flake8 set it.
@@ -112,6 +114,28 @@ class Flake8Plugin:
                 configured = replace(configured, atomic_requests=True)
             settings = self.folder_settings[key] = project_facts(project_root(path), key[1]).applied_to(configured)
         return settings
+
+
+def _forks_workers() -> bool:
+    """flake8's worker processes (`--jobs`, on by default) are forked from this one: each
+    would otherwise index every project it meets, all of them the same."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is None and multiprocessing.get_start_method() == "fork"
+
+
+def _index_projects(paths: Iterable[str]) -> None:
+    """Index the projects of the paths to check now, in the process the workers fork from:
+    they inherit the facts (`project_facts` keeps them). A folder given counts only when
+    it is in a project with a marker, which its files share but for nested projects;
+    these are indexed when their first file is checked, as without this."""
+    for path in paths:
+        if os.path.isfile(path):
+            project_facts(project_root(path), _cache_dir())
+        elif os.path.isdir(path):
+            root = project_root_of(os.path.abspath(path))
+            if any(os.path.exists(os.path.join(root, marker)) for marker in PROJECT_MARKERS):
+                project_facts(root, _cache_dir())
 
 
 def _cache_dir() -> str | None:
