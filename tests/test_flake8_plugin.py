@@ -101,7 +101,9 @@ def test_plugin_makes_the_settings_of_a_folder_once(tmp_path, monkeypatch) -> No
     assert Flake8Plugin.options["dispatchers"] == ("core.jobs.run_later",)
 
 
-def indexed_when_options_are_parsed(monkeypatch, filenames: list[str], start_method: str = "fork", worker: bool = False) -> list[str]:
+def indexed_when_options_are_parsed(
+    monkeypatch, filenames: list[str], start_method: str = "fork", worker: bool = False
+) -> list[str]:
     """The project roots the plugin indexes as flake8 hands it its options."""
     import multiprocessing
 
@@ -136,7 +138,9 @@ def test_a_folder_outside_any_project_is_not_indexed_ahead(tmp_path, monkeypatch
     all of it would be work no check uses."""
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "run.py").write_text(DISPATCH_IN_ATOMIC)
-    assert not any((parent / marker).exists() for parent in tmp_path.parents for marker in ("pyproject.toml", "setup.py", "setup.cfg", "manage.py", ".git"))
+    from txlint.project import PROJECT_MARKERS
+
+    assert not any((parent / marker).exists() for parent in tmp_path.parents for marker in PROJECT_MARKERS)
     assert indexed_when_options_are_parsed(monkeypatch, [str(tmp_path)]) == []
 
 
