@@ -288,9 +288,10 @@ def flake8_runs(bench: Bench) -> tuple[list[Sample], list[Sample]]:
     """flake8 with its default plugins, and with the txlint plugin, measured together (`alternated`)."""
     # No txlint cache: like flake8 itself, the plugin starts from nothing (its index included).
     env = {**bench.env, "TXLINT_NO_CACHE": "1"}
+    plugin_clock = [sys.executable, "-c", PLUGIN_CLOCK]
     plain, with_txlint = bench.alternated([
         ("flake8 --jobs 1 (default plugins)", flake8_command(bench.tools.flake8, bench.tree), None),
-        ("flake8 --jobs 1 + txlint plugin (no cache)", [sys.executable, "-c", PLUGIN_CLOCK, *FLAKE8_ARGUMENTS, str(bench.tree)], env),
+        ("flake8 --jobs 1 + txlint plugin (no cache)", [*plugin_clock, *FLAKE8_ARGUMENTS, str(bench.tree)], env),
     ])  # fmt: skip
     return plain, with_txlint
 
