@@ -140,10 +140,11 @@ class Bench:
     def alternated(self, runs: Sequence[tuple[str, Sequence[str], dict[str, str] | None]]) -> list[list[Sample]]:
         """The samples of each (label, command, env), the commands run in turn, round after
         round: this machine's speed drifts by 15% within minutes, and a ratio of two commands
-        measured in the same rounds sees the same drift on both sides."""
+        measured in the same rounds sees the same drift on both sides. Every other round
+        runs them in the reverse order, so that neither always runs first."""
         missing = [run for run in runs if run[0] not in self.samples]
         for index in range(self.repeat):
-            for label, command, env in missing:
+            for label, command, env in missing if index % 2 == 0 else reversed(missing):
                 print(f"  {label} [{index + 1}/{self.repeat}]", file=sys.stderr, flush=True)
                 self.samples.setdefault(label, []).append(measure(command, self.cwd, env or self.env))
         return [self.samples[label] for label, _, _ in runs]
