@@ -290,3 +290,37 @@ def test_an_entry_of_another_shape_is_not_trusted(tmp_path: Path) -> None:
     store = Store.open(str(tmp_path / "cache"), "test")
     store.entries[str(target)] = ["not", "an entry"]  # type: ignore[assignment]
     assert store.fresh(str(target), (6, 1)) is None and store.matching(str(target), "an entry") is None
+
+
+def test_a_file_is_stamped_once_in_a_run(tmp_path, monkeypatch) -> None:
+    from txlint import cache
+
+    path = tmp_path / "a.py"
+    path.write_text("x = 1\n")
+    statted: list[str] = []
+    real = os.stat
+    monkeypatch.setattr(cache.os, "stat", lambda p, *a, **k: statted.append(str(p)) or real(p, *a, **k))
+    with cache.remembered_stamps():
+        first = stamp_of(str(path))
+        path.write_text("x = 22\n")
+        assert stamp_of(str(path)) == first and stamp_of(str(tmp_path / "missing.py")) is None
+        assert stamp_of(str(tmp_path / "missing.py")) is None
+    assert statted == [str(path), str(tmp_path / "missing.py")]
+    # After the run, a new stamp shows the change.
+    assert stamp_of(str(path)) != first
+
+
+def test_the_index_and_the_check_stamp_each_file_once(write, tmp_path_factory, monkeypatch) -> None:
+    from txlint import cache
+    from txlint.cli import main
+
+    root = write({"pyproject.toml": "", "shop/__init__.py": "", "shop/views.py": "x = 1\n", "shop/tasks.py": "y = 2\n"})
+    cache_dir = str(tmp_path_factory.mktemp("cache"))
+    statted: list[str] = []
+    real = os.stat
+    monkeypatch.setattr(cache.os, "stat", lambda p, *a, **k: statted.append(str(p)) or real(p, *a, **k))
+    assert main(["--cache-dir", cache_dir, str(root)]) == 0
+    # The project's files, the ones a check and the index both stamp (markers and
+    # package checks stat other paths).
+    for name in ("views.py", "tasks.py"):
+        assert statted.count(str(root / "shop" / name)) == 1

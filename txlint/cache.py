@@ -23,7 +23,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,13 +52,38 @@ def digest(*parts: object) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
+# The files' stamps taken in the current run (see `remembered_stamps`), by absolute path.
+_stamps: dict[str, Stamp | None] | None = None
+
+
+@contextmanager
+def remembered_stamps() -> Iterator[None]:
+    """Within the block, each file is stamped once: the project index stamps a project's
+    files, and checking them takes the same stamps. A stamp taken earlier in the run is
+    still taken before the file is read, all a stamp needs to be: a later change shows
+    in the next run. Forgotten after the block."""
+    global _stamps
+    _stamps = {}
+    try:
+        yield
+    finally:
+        _stamps = None
+
+
 def stamp_of(path: str) -> Stamp | None:
-    """Take the stamp before reading the file: then any later change shows in it (unless racy)."""
+    """Take the stamp before reading the file: then any later change shows in it (unless racy).
+    Within `remembered_stamps`, `path` must be absolute and normalised."""
+    if _stamps is not None and path in _stamps:
+        return _stamps[path]
     try:
         status = os.stat(path)
     except OSError:
-        return None
-    return _stamp(status.st_size, status.st_mtime_ns)
+        stamp = None
+    else:
+        stamp = _stamp(status.st_size, status.st_mtime_ns)
+    if _stamps is not None:
+        _stamps[path] = stamp
+    return stamp
 
 
 def folder_stamp_of(path: str) -> Stamp | None:

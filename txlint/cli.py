@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from txlint import __version__, signals
 from txlint.cache import (
-    CACHE_DIR_ENV, CACHE_DIR_NAME, Entry, Stamp, Store, content_hash, default_cache_dir, digest, stamp_of,
+    CACHE_DIR_ENV, CACHE_DIR_NAME, Entry, Stamp, Store, content_hash, default_cache_dir, digest, remembered_stamps, stamp_of,
 )
 from txlint.collector import fewer_collections
 from txlint.config import Config, ConfigError, config_for_directory, config_for_file, with_overrides
@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_stdin(args)
     forget_roots()
     _directory_context.cache_clear()
-    with remembered_walks():
+    with remembered_walks(), remembered_stamps():
         return _run_paths(args)
 
 
@@ -389,7 +389,7 @@ class Checked:
 
 def _lookup(store: Store, path: str, absolute: str, context: FileContext, args: argparse.Namespace) -> FileReport | Pending:
     """The cache's report when the file (at `absolute`), unchanged by its stamp, was checked alike before."""
-    stamp = stamp_of(path)
+    stamp = stamp_of(absolute)
     entry = store.fresh(absolute, stamp)
     cached = _cached_report(path, entry, context, args) if entry is not None else None
     if cached is not None:
