@@ -75,6 +75,22 @@ def test_a_warm_walk_lists_no_folder_and_finds_the_same_files(write, cache: Path
     assert listed == []
 
 
+def test_a_folder_named_relative_or_absolute_shares_the_listings(
+    write, cache: Path, listed: list[str], monkeypatch
+) -> None:
+    root = write(TREE)
+    age(root)
+    walked(root, cache)
+    monkeypatch.chdir(root.parent)
+    listed.clear()
+    relative = sorted(discover([root.name + "/"], cache_dir=str(cache)))
+    assert listed == []
+    assert relative == sorted(os.path.join(root.name + "/", path) for path in walked(root, None))
+    # One listing per folder: the store does not grow with each way of naming the root.
+    store = discovery._Listings.open(str(cache), str(root), DEFAULT_EXCLUDES, True).store
+    assert sorted(store.entries) == [str(root), *(str(root / f) for f in ("app", "app/sub", "app/sub/deeper", "static", "static/css"))]
+
+
 def test_a_file_added_or_removed_changes_its_folder_and_is_seen(write, cache: Path, listed: list[str]) -> None:
     root = write(TREE)
     age(root)

@@ -294,7 +294,7 @@ class _Listings:
 def _context(applying: tuple[Applying, ...]) -> str:
     """What the decisions in a folder depend on besides its entries: the ignore files that
     apply, by their stamps (the excludes and the root are the store's)."""
-    return digest([(found.ignore_file.path, found.ignore_file.stamp) for found in applying])
+    return digest([(os.path.abspath(found.ignore_file.path), found.ignore_file.stamp) for found in applying])
 
 
 def _candidates(entries: list[os.DirEntry[str]]) -> list[tuple[str, bool]]:
@@ -335,10 +335,13 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnEr
     )
     # Each folder to walk, with its path relative to the root ("" or ending in "/").
     stack: list[tuple[str, str, tuple[Applying, ...], str]] = [(root, "", inherited, _context(inherited))]
+    # Listings are kept by absolute path: `txlint .` and `txlint /path/to/repo` share them.
+    absolute_root = os.path.abspath(root)
     while stack:
         directory, folder, applying, context = stack.pop()
+        key = absolute_root + os.sep + folder[:-1] if folder else absolute_root
         stamp = folder_stamp_of(directory) if listings.store.enabled else None
-        listing = listings.cached(directory, stamp, context)
+        listing = listings.cached(key, stamp, context)
         own = _read_ignore_file(directory) if listing is not None and listing[2] is not None else None
         entries = None
         if listing is None or (own.stamp if own else None) != listing[2]:
@@ -352,7 +355,7 @@ def _walk(root: str, excludes: Excludes, respect_gitignore: bool, on_error: OnEr
         below = (*applying, Applying(own, len(folder), "")) if own else applying
         if entries is not None:
             listing = (*_kept(folder, entries, below, excludes), own.stamp if own else None)
-            listings.record(directory, stamp, context, listing)
+            listings.record(key, stamp, context, listing)
         assert listing is not None
         files, subdirectories, _ = listing
         if own is not None:
