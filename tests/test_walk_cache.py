@@ -88,7 +88,8 @@ def test_a_folder_named_relative_or_absolute_shares_the_listings(
     assert relative == sorted(os.path.join(root.name + "/", path) for path in walked(root, None))
     # One listing per folder: the store does not grow with each way of naming the root.
     store = discovery._Listings.open(str(cache), str(root), DEFAULT_EXCLUDES, True).store
-    assert sorted(store.entries) == [str(root), *(str(root / f) for f in ("app", "app/sub", "app/sub/deeper", "static", "static/css"))]
+    folders = ("app", "app/sub", "app/sub/deeper", "static", "static/css")
+    assert sorted(store.entries) == [str(root), *(str(root / folder) for folder in folders)]
 
 
 def test_a_file_added_or_removed_changes_its_folder_and_is_seen(write, cache: Path, listed: list[str]) -> None:
