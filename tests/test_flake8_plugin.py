@@ -112,7 +112,7 @@ def indexed_when_options_are_parsed(
 
     roots: list[str] = []
     monkeypatch.setattr(flake8_plugin, "project_facts", lambda root, cache_dir: roots.append(root))
-    monkeypatch.setattr(multiprocessing, "get_start_method", lambda: start_method)
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: start_method)
     monkeypatch.setattr(multiprocessing, "parent_process", lambda: object() if worker else None)
     Flake8Plugin.parse_options(type("Options", (), {"filenames": filenames})())
     return roots
@@ -125,10 +125,16 @@ def test_the_projects_to_check_are_indexed_before_flake8_forks_its_workers(write
 
 
 def test_no_project_is_indexed_ahead_where_it_would_not_be_shared(write, monkeypatch) -> None:
+    import multiprocessing
+
     root = write({"pyproject.toml": "", "shop/services.py": DISPATCH_IN_ATOMIC})
     # Each worker is a new process (spawn), or this is one: the checks index as they go.
     assert indexed_when_options_are_parsed(monkeypatch, [str(root)], start_method="spawn") == []
     assert indexed_when_options_are_parsed(monkeypatch, [str(root)], worker=True) == []
+    # Not chosen yet: the platform's default decides.
+    forks_by_default = multiprocessing.get_all_start_methods()[0] == "fork"
+    expected = [str(root)] if forks_by_default else []
+    assert indexed_when_options_are_parsed(monkeypatch, [str(root)], start_method=None) == expected
     # Standard input, a missing path.
     assert indexed_when_options_are_parsed(monkeypatch, ["-", str(root / "missing.py")]) == []
 

@@ -121,7 +121,9 @@ def _forks_workers() -> bool:
     would otherwise index every project it meets, all of them the same."""
     import multiprocessing
 
-    return multiprocessing.parent_process() is None and multiprocessing.get_start_method() == "fork"
+    # Asked without `allow_none`, multiprocessing would fix its start method for the host.
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    return multiprocessing.parent_process() is None and method == "fork"
 
 
 def _index_projects(paths: Iterable[str]) -> None:

@@ -240,8 +240,10 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
     configured = config_for_directory(root).settings
     signature = _signature(configured, read.files, {})
     remembered = store.meta.get("facts")
-    known = ProjectFacts.from_plain(remembered[1]) if remembered is not None else None
-    facts = _still_known(store, read, configured, signature, remembered[0], known) if remembered is not None else None
+    known = facts = None
+    if remembered is not None:
+        known = ProjectFacts.from_plain(remembered[1])
+        facts = _still_known(store, read, configured, signature, remembered[0], known)
     if facts is None:
         hint = known.dispatch_chains if known is not None else {}
         from txlint import indexing  # imports libcst: a run the cache answers does without
@@ -255,12 +257,10 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
 
 
 def _still_known(
-    store: Store, read: _Read, configured: Settings, signature: str, remembered: str, known: ProjectFacts | None
+    store: Store, read: _Read, configured: Settings, signature: str, remembered: str, known: ProjectFacts
 ) -> ProjectFacts | None:
     """The facts `known` (made from files of the signature `remembered`), if the files
     read (of `signature`) make the same: unchanged, or changed only where the index cannot tell."""
-    if known is None:
-        return None
     parsed = 0
     if remembered != signature:
         neutral, parsed = _index_neutral(store, read, configured, known)
