@@ -72,7 +72,8 @@ def remembered_stamps() -> Iterator[None]:
 
 def stamp_of(path: str) -> Stamp | None:
     """Take the stamp before reading the file: then any later change shows in it (unless racy).
-    Within `remembered_stamps`, `path` must be absolute and normalised."""
+    Within `remembered_stamps`, stamps are kept by the path as given: the index and the
+    check name a file by the same absolute path, and so share its stamp."""
     if _stamps is not None and path in _stamps:
         return _stamps[path]
     try:

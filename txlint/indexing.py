@@ -204,7 +204,9 @@ def _summarises_alike(
     found: ProjectFile, cached: CachedSummaries, configured: Settings, known: ProjectFacts
 ) -> tuple[bool, int]:
     """Whether the file summarised knowing the chains of `known` is the same as its former
-    content was (it then keeps that summary); and the parses that took."""
+    content was; and the parses that took. The new summary is the file's from now on:
+    made knowing the chains of the last run, as the index's own are (its `hint`), it
+    serves a rebuild wherever it stands for the chains found."""
     key = _summary_key(replace(configured, deferring_tasks=known.deferring_tasks))
     former = _decoded(cached, key)
     if former is None or found.source is None:
@@ -212,10 +214,8 @@ def _summarises_alike(
     module_name, is_package = module_name_for(found.path)
     settings = replace(configured, deferring_tasks=known.deferring_tasks, dispatch_chains=known.dispatch_chains)
     summary, parsed = summarise_source(found.path, found.source, module_name, is_package, settings)
-    if summary != former:
-        return False, parsed
-    found.summaries = cached
-    return True, parsed
+    found.summaries = _encoded(summary, key)
+    return summary == former, parsed
 
 
 def _source_record(found: ProjectFile) -> SourceRecord:

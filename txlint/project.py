@@ -241,14 +241,21 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
     signature = _signature(configured, read.files, {})
     remembered = store.meta.get("facts")
     known = facts = None
+    parsed = read.parsed
     if remembered is not None:
         known = ProjectFacts.from_plain(remembered[1])
-        facts = _still_known(store, read, configured, signature, remembered[0], known)
+        same = remembered[0] == signature
+        if not same:
+            neutral, parses = _index_neutral(store, read, configured, known)
+            parsed += parses
+            same = bool(neutral) and remembered[0] == _signature(configured, read.files, neutral)
+        if same:
+            facts = replace(known, files=len(read.files), read=store.reads, parsed=parsed)
     if facts is None:
         hint = known.dispatch_chains if known is not None else {}
         from txlint import indexing  # imports libcst: a run the cache answers does without
 
-        facts = indexing.indexed_facts(store, read.files, configured, workers, read.parsed, hint)
+        facts = indexing.indexed_facts(store, read.files, configured, workers, parsed, hint)
     store.remember("facts", (signature, facts.to_plain()))
     warning = store.save()
     if warning is not None:
@@ -256,28 +263,16 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
     return facts
 
 
-def _still_known(
-    store: Store, read: _Read, configured: Settings, signature: str, remembered: str, known: ProjectFacts
-) -> ProjectFacts | None:
-    """The facts `known` (made from files of the signature `remembered`), if the files
-    read (of `signature`) make the same: unchanged, or changed only where the index cannot tell."""
-    parsed = 0
-    if remembered != signature:
-        neutral, parsed = _index_neutral(store, read, configured, known)
-        if remembered != _signature(configured, read.files, neutral):
-            return None
-    return replace(known, files=len(read.files), read=store.reads, parsed=read.parsed + parsed)
-
-
 def _index_neutral(store: Store, read: _Read, configured: Settings, known: ProjectFacts) -> tuple[dict[str, str], int]:
-    """`indexing.index_neutral`, its summaries kept by the store."""
+    """`indexing.index_neutral`; the summaries it made of the files read again are kept
+    by the store (an index rebuilt next uses them)."""
     if not read.previous:
         return {}, 0
     from txlint import indexing  # imported already: files were read
 
     neutral, parsed = indexing.index_neutral(read.files, read.previous, configured, known)
     for found in read.files:
-        if found.path in neutral and found.summaries is not None:
+        if found.path in read.previous and found.summaries is not None:
             store.record(found.path, found.stamp, found.content, indexing.cache_value(found))
     return neutral, parsed
 
