@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from txlint import cli, engine
+from txlint import cli, engine, positions
 from txlint.django.outline import Outline
 from txlint.engine import SourceFile, fix_source, lint_source
 from txlint.pruning import Pruned, pruned_source
@@ -320,5 +320,5 @@ def test_positions_from_the_whole_pruned_module_are_mapped_back_to_the_source_li
     expected = described(lint_source(code, rules))
     assert [d[2] for d in expected] == [16]
     # A statement `ast` cannot match: the engine falls back to positions in the pruned module.
-    monkeypatch.setattr(engine, "positions_of", lambda module, tree, nodes: None)
+    monkeypatch.setattr(positions, "positions_of", lambda module, tree, nodes: None)
     assert described(lint_source(code, rules)) == expected

@@ -1,5 +1,6 @@
 """What a run the cache answers does without: libcst and the rules (not imported), the
-project index (not rebuilt for an edit that cannot change it)."""
+project index (not rebuilt for an edit that cannot change it); what an edit of a file no
+rule needs to parse does without: libcst."""
 
 from __future__ import annotations
 
@@ -60,16 +61,26 @@ def test_a_run_the_cache_answers_imports_neither_libcst_nor_a_rule(write, tmp_pa
     assert imported == "imported: []"
 
 
-def test_an_edit_imports_what_checking_the_file_needs_and_the_next_run_does_not(write, tmp_path_factory) -> None:
+@pytest.mark.parametrize(
+    ("name", "needs_libcst"),
+    [
+        ("shop/utils.py", False),  # nothing a rule looks for: the prescan and `ast` answer
+        ("shop/views.py", True),  # a dispatch in a transaction: libcst parses it to report
+    ],
+)
+def test_an_edit_imports_what_checking_the_file_needs_and_the_next_run_does_not(
+    write, tmp_path_factory, name, needs_libcst
+) -> None:
     root = write(SHOP)
     age(root)
     cache = tmp_path_factory.mktemp("cache")
     findings, _ = run(root, cache)
-    utils = root / "shop" / "utils.py"
-    utils.write_text(utils.read_text() + "# edited\n")
+    edited = root / name
+    edited.write_text(edited.read_text() + "# edited\n")
     again, imported = run(root, cache)
     assert again == findings
-    assert "'libcst'" in imported and "'txlint.engine'" in imported
+    assert "'txlint.engine'" in imported
+    assert ("'libcst'" in imported) is needs_libcst
     # The edited file is read again (its stamp was too recent to trust), and found unchanged.
     again, imported = run(root, cache)
     assert again == findings
@@ -237,3 +248,22 @@ def test_a_rule_module_holds_the_rule_its_name_says(monkeypatch, modules, proble
             registry.all_rules()
     finally:
         registry.all_rules.cache_clear()
+
+
+# Every module of txlint but those that exist to use libcst's metadata and codemods.
+IMPORT_ALL = """
+import importlib, pkgutil, sys
+import txlint
+for module in pkgutil.walk_packages(txlint.__path__, "txlint."):
+    if module.name not in ("txlint.__main__", "txlint.positions", "txlint.rewriting"):
+        importlib.import_module(module.name)
+print(sorted(name for name in sys.modules if name.split(".")[0] == "libcst"))
+"""
+
+
+def test_importing_txlint_does_not_import_libcst() -> None:
+    """libcst is imported when a rule first reads it (`txlint.lazy`): a name of libcst
+    read when a module is imported (a base class, a table by node type) would import it
+    for every run."""
+    result = subprocess.run([sys.executable, "-c", IMPORT_ALL], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

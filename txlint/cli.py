@@ -484,7 +484,7 @@ def _read_problem(path: str, error: OSError) -> str:
 
 
 def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool) -> FileReport:
-    from txlint.engine import SourceFile, analyse, apply_fixes, fix_source  # libcst: only when a file is checked
+    from txlint.engine import SourceFile, analyse, fix_source
 
     report = FileReport(path)
     try:
@@ -526,6 +526,8 @@ def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool)
             report.diagnostics = [d for d in analysis.diagnostics if not config.ignores(path, d.code)]
             module = analysis.module
             if args.format == "sarif" and module is not None:
+                from txlint.rewriting import apply_fixes
+
                 report.previews = [apply_fixes(module, [d.fix]) if d.fix else None for d in report.diagnostics]
     except Exception as error:  # one broken file must not stop the run, but a signal does
         interruption = signals.interruption_behind(error)

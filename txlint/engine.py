@@ -16,20 +16,21 @@ import ast
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import libcst as cst
-from libcst.metadata import CodePosition, CodeRange
+from typing import TYPE_CHECKING
 
 from txlint.diagnostics import PARSE_ERROR, Diagnostic, Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.outline import Outline
+from txlint.lazy import cst
 from txlint.noqa import NoqaFilter
 from txlint.parsing import TOO_DEEP, PythonVerdict, parse_pruned, python_verdict
-from txlint.positions import all_positions, positions_of
 from txlint.pruning import Pruned, pruned_source
 from txlint.rule import Finding, Rule
 from txlint.settings import DEFAULT_SETTINGS, Settings
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 LOG = logging.getLogger(__name__)
 
@@ -138,6 +139,8 @@ def _analyse(
     model.forget()
     if not findings:
         return Analysis([], module)
+    from txlint.positions import all_positions, positions_of  # libcst's metadata, needed for findings only
+
     found = None if full_positions or tree is None or not FAST_PATH else positions_of(module, tree, [f.node for f in findings])
     positions = found if found is not None else source_positions(all_positions(module), parsed)
     diagnostics = sorted(
@@ -151,6 +154,8 @@ def source_positions(positions: dict[int, CodeRange], parsed: Pruned) -> dict[in
     """Positions in the pruned code, moved to the source's lines (columns are the same)."""
     if parsed.lines is None:
         return positions
+    from libcst.metadata import CodePosition, CodeRange
+
     line = parsed.source_line
     return {
         key: CodeRange(CodePosition(line(r.start.line), r.start.column), CodePosition(line(r.end.line), r.end.column))
@@ -204,6 +209,8 @@ def fix_source(
 def _fix_rounds(
     source: str, rules: Sequence[Rule], source_file: SourceFile, settings: Settings, unsafe: bool, respect_noqa: bool
 ) -> FixResult:
+    from txlint.rewriting import apply_fixes  # libcst's codemods, needed only to fix
+
     applied = 0
     analysis = _lint(source, rules, source_file, settings, respect_noqa, full_positions=True)
     for _ in range(MAX_FIX_ROUNDS):
@@ -258,36 +265,6 @@ def _overlaps(a: tuple[tuple[int, int], tuple[int, int]], b: tuple[tuple[int, in
     return a[0] < b[1] and b[0] < a[1]
 
 
-class _ReplaceNodes(cst.CSTTransformer):
-    def __init__(self, edits: dict[int, cst.CSTNode]) -> None:
-        super().__init__()
-        self.edits = edits
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
-        return self.edits.get(id(original_node), updated_node)
-
-
-def apply_fixes(module: cst.Module, fixes: list[Fix]) -> str:
-    """The module's code with the fixes applied (edits by node identity, then imports)."""
-    # libcst.codemod loads libcst.matchers: half of libcst's import time, needed only here.
-    from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor
-
-    edits: dict[int, cst.CSTNode] = {}
-    context = CodemodContext()
-    for fix in fixes:
-        for edit in fix.edits:
-            edits[id(edit.target)] = edit.replacement
-        for request in fix.imports:
-            if request.name is None:
-                AddImportsVisitor.add_needed_import(context, request.module, asname=request.alias)
-            else:
-                AddImportsVisitor.add_needed_import(context, request.module, request.name, request.alias)
-    updated = module.visit(_ReplaceNodes(edits))
-    assert isinstance(updated, cst.Module)
-    return AddImportsVisitor(context).transform_module(updated).code
-
-
 def _compiles(source: str, path: str) -> bool:
     try:
         compile(source, path, "exec", dont_inherit=True)
@@ -315,4 +292,4 @@ def _parse_error(line: int, column: int, reason: str) -> Diagnostic:
     return Diagnostic(PARSE_ERROR, f"cannot parse file: {reason}", line, column, line, column)
 
 
-__all__ = ["Analysis", "FixResult", "NodeEdit", "SourceFile", "analyse", "apply_fixes", "fix_source", "lint_source"]
+__all__ = ["Analysis", "FixResult", "NodeEdit", "SourceFile", "analyse", "fix_source", "lint_source"]

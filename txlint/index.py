@@ -14,14 +14,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import libcst as cst
-
 from txlint.django import DjangoModule
 from txlint.django.model import build_model
 from txlint.django.names import last_segment, resolve_callee
 from txlint.django.summary import LOCALS, SIGNAL_SENDS, Chain, FunctionSummary, mention_name, short_name, summarise
 from txlint.django.outline import Outline
 from txlint.django.reach import KnownChains, may_reach_a_dispatch, open_names
+from txlint.lazy import cst
 from txlint.parsing import parse_pruned, python_verdict
 from txlint.prescan import search_word
 from txlint.pruning import Pruned, pruned_source

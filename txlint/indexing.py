@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from txlint.cache import Entry, Store, canonical, content_hash, digest
 from txlint.django import DjangoModule
 from txlint.django.caches import CLEARING_METHODS, assigned_attribute_names, cleared_names
@@ -24,6 +22,7 @@ from txlint.django.outline import Outline
 from txlint.django.project_settings import is_settings_path, turns_on_atomic_requests
 from txlint.django.summary import Chain, FunctionSummary
 from txlint.index import FileSummary, SourceRecord, build_index, dispatch_shaped, may_dispatch, summarise_source, word_lists
+from txlint.lazy import cst
 from txlint.parallel import Workers
 from txlint.parsing import parse_module, parse_pruned, python_verdict
 from txlint.paths import module_name_for

@@ -12,9 +12,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-import libcst as cst
-from libcst import CSTNode
-
+from txlint.lazy import cst
 from txlint.pruning import Pruned
 
 TOO_DEEP = "too deeply nested to analyse"
@@ -82,13 +80,13 @@ def unvalidated_parse(source: str) -> cst.Module:
     cost). Nodes built later (fixes) are validated as usual. Not for threads that build
     nodes meanwhile: txlint parses in one thread per process.
     """
-    validate = CSTNode.__post_init__
-    CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign,assignment]
+    validate = cst.CSTNode.__post_init__
+    cst.CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign,assignment]
     try:
         return cst.parse_module(source)
     finally:
-        CSTNode.__post_init__ = validate  # type: ignore[method-assign]
+        cst.CSTNode.__post_init__ = validate  # type: ignore[method-assign]
 
 
-def _no_validation(node: CSTNode) -> None:
+def _no_validation(node: cst.CSTNode) -> None:
     return None

@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety
 from txlint.django import DjangoModule
 from txlint.django.outline import Outline
+from txlint.lazy import cst
 from txlint.settings import DEFAULT_SETTINGS, Settings
 
 

@@ -17,19 +17,16 @@ do) and, for other modules, in `Settings.cleared_caches`, which the adapters gat
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-
-import libcst as cst
 
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django.imports import dotted_name
-from txlint.django.model import LAYOUT_FIELDS, FunctionInfo, ModuleModel
+from txlint.django.model import FunctionInfo, ModuleModel, children, nodes_in
 from txlint.django.names import matches_any, string_value
+from txlint.lazy import cst
 from txlint.prescan import NAME_CHAR, line_start, search_after, search_indented, search_word
 from txlint.settings import contains_any
 
@@ -85,39 +82,6 @@ _SHORT_LIVED_PATH = re.compile(
 def is_short_lived_module(path: str) -> bool:
     """Migrations, management commands and tests: a cache there dies with the run."""
     return bool(_SHORT_LIVED_PATH.search(path))
-
-
-# walking -------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
-def _code_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
-    return tuple(
-        f.name
-        for f in dataclasses.fields(node_type)
-        if f.name not in LAYOUT_FIELDS and not f.name.startswith("whitespace")
-    )
-
-
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    for name in _code_fields(type(node)):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
-
-
-def nodes_in(node: cst.CSTNode, into_definitions: bool = False) -> Iterator[cst.CSTNode]:
-    """Every node below `node`; nested `def`, `class` and `lambda` bodies only on request."""
-    stack = list(children(node))
-    stack.reverse()
-    while stack:
-        current = stack.pop()
-        yield current
-        if not into_definitions and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        stack.extend(reversed(list(children(current))))
 
 
 # what reads the database ------------------------------------------------------------------

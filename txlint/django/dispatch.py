@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import libcst as cst
-
 from txlint.django.model import CallSite, Frame, FunctionInfo, ModuleModel, callee_text
 from txlint.django.names import (
     ON_COMMIT,
@@ -21,6 +19,7 @@ from txlint.django.names import (
     last_segment,
     matches_any,
 )
+from txlint.lazy import cst
 
 # Module path segments that hold background jobs: `app.tasks`, `core.jobs`, `celery_tasks`.
 TASK_MODULE = re.compile(r"^(tasks?|jobs?|workers?|actors?|celery|queues?)$|_(tasks|jobs|actors)$|^(tasks|jobs)_")

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import libcst as cst
-
 from txlint.django.imports import dotted_name
 from txlint.django.model import ModuleModel
 from txlint.django.orm import QUERYSET_STEPS, caught_types
 from txlint.django.reads import names_read
+from txlint.lazy import cst
 from txlint.prescan import search_word
 
 BROAD = frozenset({"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"})

@@ -6,7 +6,7 @@ Scope provider and costs several parses' worth of time on every file.
 
 from __future__ import annotations
 
-import libcst as cst
+from txlint.lazy import cst
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:

@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import libcst as cst
-
 from txlint.django.imports import dotted_name
 from txlint.django.model import CallSite, Frame, ModuleModel
 from txlint.django.names import keyword_argument
+from txlint.lazy import cst
 
 # Numeric levels, as in the logging module.
 LEVELS = {

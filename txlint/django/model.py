@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import libcst as cst
-
 from txlint.django.imports import ImportTable, dotted_name
+from txlint.lazy import cst
 from txlint.settings import Settings
 
 
@@ -221,6 +220,29 @@ def code_fields(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
     )
 
 
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    for name in code_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+def nodes_in(node: cst.CSTNode, into_definitions: bool = False) -> Iterator[cst.CSTNode]:
+    """Every node below `node`; nested `def`, `class` and `lambda` bodies only on request."""
+    stack = list(children(node))
+    stack.reverse()
+    while stack:
+        current = stack.pop()
+        yield current
+        if not into_definitions and isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(reversed(list(children(current))))
+
+
 class Scanner:
     """Builds a ModuleModel in one walk of the tree.
 
@@ -235,10 +257,11 @@ class Scanner:
         self._statement_value: cst.BaseExpression | None = None
         self._statement: cst.Expr | None = None
         self._awaited: cst.BaseExpression | None = None
+        self._handlers = _scanner_handlers()
 
     # walking ------------------------------------------------------------------------
     def walk(self, node: cst.CSTNode) -> None:
-        handler = _SCANNER_HANDLERS.get(type(node))
+        handler = self._handlers.get(type(node))
         if handler is None:
             self.walk_children(node)
         else:
@@ -413,20 +436,7 @@ class Scanner:
 
 
 def _walrus_targets(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    walrus = _Walrus()
-    node.visit(walrus)
-    return walrus.found
-
-
-class _Walrus(cst.CSTVisitor):
-    """The targets of `:=` (a class made once: one made per call is a reference cycle)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[cst.BaseExpression] = []
-
-    def visit_NamedExpr(self, named: cst.NamedExpr) -> None:
-        self.found.append(named.target)
+    return [found.target for found in (node, *nodes_in(node, into_definitions=True)) if isinstance(found, cst.NamedExpr)]
 
 
 def parameter_names(params: cst.Parameters) -> list[str]:
@@ -437,29 +447,31 @@ def parameter_names(params: cst.Parameters) -> list[str]:
     return names
 
 
-# By node type, unbound: bound methods held by the Scanner would make it a reference cycle,
-# and the whole tree with it garbage that only the cyclic collector frees.
-_SCANNER_HANDLERS: dict[type[cst.CSTNode], Callable[[Scanner, Any], None]] = {
-    cst.Import: Scanner._import,
-    cst.ImportFrom: Scanner._import_from,
-    cst.ClassDef: Scanner._class,
-    cst.FunctionDef: Scanner._function,
-    cst.Lambda: Scanner._lambda,
-    cst.With: Scanner._with,
-    cst.For: Scanner._for,
-    cst.While: Scanner._while,
-    cst.Try: Scanner._try,
-    cst.Expr: Scanner._expression_statement,
-    cst.Await: Scanner._await,
-    cst.Call: Scanner._call,
-    cst.Assign: Scanner._assign,
-    cst.AnnAssign: Scanner._ann_assign,
-    cst.AugAssign: Scanner._aug_assign,
-    cst.NamedExpr: Scanner._named_expr,
-    cst.Raise: Scanner._raise,
-    cst.Yield: Scanner._yield,
-    cst.Return: Scanner._return,
-}
+@lru_cache(maxsize=None)
+def _scanner_handlers() -> dict[type[cst.CSTNode], Callable[[Scanner, Any], None]]:
+    """By node type, unbound: bound methods held by the Scanner would make it a reference
+    cycle, and the whole tree with it garbage that only the cyclic collector frees."""
+    return {
+        cst.Import: Scanner._import,
+        cst.ImportFrom: Scanner._import_from,
+        cst.ClassDef: Scanner._class,
+        cst.FunctionDef: Scanner._function,
+        cst.Lambda: Scanner._lambda,
+        cst.With: Scanner._with,
+        cst.For: Scanner._for,
+        cst.While: Scanner._while,
+        cst.Try: Scanner._try,
+        cst.Expr: Scanner._expression_statement,
+        cst.Await: Scanner._await,
+        cst.Call: Scanner._call,
+        cst.Assign: Scanner._assign,
+        cst.AnnAssign: Scanner._ann_assign,
+        cst.AugAssign: Scanner._aug_assign,
+        cst.NamedExpr: Scanner._named_expr,
+        cst.Raise: Scanner._raise,
+        cst.Yield: Scanner._yield,
+        cst.Return: Scanner._return,
+    }
 
 
 def build_model(

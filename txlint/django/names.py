@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection
 
-import libcst as cst
+from txlint.lazy import cst
 
 ATOMIC = "django.db.transaction.atomic"
 ON_COMMIT = "django.db.transaction.on_commit"

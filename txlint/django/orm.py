@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from txlint.django.model import ModuleModel
 from txlint.django.names import keyword_argument, last_segment, positional_arguments
+from txlint.lazy import cst
 
 # Writes that hold their own savepoint: a failure there leaves the transaction usable.
 SELF_PROTECTED_WRITES = frozenset({"get_or_create", "update_or_create"})

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-import libcst as cst
-
 from txlint.django.names import string_value
+from txlint.lazy import cst
 
 SETTINGS_MODULE = re.compile(r"(^|[/\\])(settings[^/\\]*\.py|[^/\\]*_settings\.py|settings[/\\][^/\\]+\.py)$")
 

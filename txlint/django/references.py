@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import libcst as cst
-
 from txlint.diagnostics import ImportRequest
 from txlint.django.model import CallSite, Frame, ModuleModel
+from txlint.lazy import cst
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import libcst as cst
-
 from txlint.django import DjangoModule
 from txlint.django.model import FrameKind, FunctionInfo, ModuleModel
+from txlint.lazy import cst
 
 
 # `create_file_upload -> process_pdf_if_needed -> Queue.enqueue`

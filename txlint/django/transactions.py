@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import libcst as cst
-
 from txlint.django.model import Frame, FrameKind, FunctionInfo, ModuleModel
 from txlint.django.names import (
     ATOMIC,
@@ -24,6 +22,7 @@ from txlint.django.names import (
     resolve_callee,
     string_value,
 )
+from txlint.lazy import cst
 
 # Aliases that name a replica by convention: a transaction there never writes.
 READ_ONLY_ALIAS = re.compile(r"replica|read|follower|slave|standby", re.IGNORECASE)

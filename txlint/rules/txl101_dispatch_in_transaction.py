@@ -3,14 +3,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import CallSite, Frame, FrameKind, callee_text
 from txlint.django.outline import Outline
 from txlint.django.transactions import Transaction
 from txlint.django.references import deferred_until_commit, why_not_deferred
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid
 from txlint.settings import Settings, contains_any
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import CallSite, Frame, FrameKind, FunctionInfo, parameter_names
 from txlint.django.outline import Outline
 from txlint.django.reads import names_read
 from txlint.django.names import keyword_argument, positional_arguments
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 

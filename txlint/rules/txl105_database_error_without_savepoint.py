@@ -3,8 +3,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.model import FrameKind, ModuleModel, TrySite
@@ -18,6 +16,7 @@ from txlint.django.orm import (
 from txlint.django.outline import WRITE_METHODS, Outline
 from txlint.django.references import keyword, reference
 from txlint.django.transactions import Transaction
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings, contains_any
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.exceptions import BARE_CLAUSE, ends_with_bare_raise, may_have, narrowest_exceptions
 from txlint.django.outline import Outline
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 

@@ -4,8 +4,6 @@ import ast
 import re
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.exceptions import (
@@ -26,6 +24,7 @@ from txlint.django.imports import dotted_name
 from txlint.django.model import Frame, FrameKind, ModuleModel, TrySite
 from txlint.django.orm import is_orm_write
 from txlint.django.outline import Outline, ast_expression_call, is_ast_placeholder
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.exceptions import BROAD_BOUND_HANDLER, bound_name, is_broad, may_have, uses_name
@@ -12,6 +10,7 @@ from txlint.django.logs import LogCall, Loggers
 from txlint.django.model import FrameKind
 from txlint.django.outline import Outline, OutlineFrame, names_in
 from txlint.django.references import keyword
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 

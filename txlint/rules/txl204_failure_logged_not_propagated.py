@@ -3,8 +3,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import Fix, FixSafety, NodeEdit
 from txlint.django import DjangoModule
 from txlint.django.exceptions import (
@@ -21,6 +19,7 @@ from txlint.django.logs import LEVELS, Loggers
 from txlint.django.model import Frame, FrameKind
 from txlint.django.orm import is_orm_write
 from txlint.django.outline import WRITE_METHODS, Outline, ast_expression_call, is_ast_placeholder
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings
 

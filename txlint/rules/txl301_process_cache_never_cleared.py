@@ -3,8 +3,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from txlint.diagnostics import FixSafety
 from txlint.django import DjangoModule
 from txlint.django.caches import (
@@ -18,6 +16,7 @@ from txlint.django.caches import (
     snippet,
 )
 from txlint.django.outline import Outline
+from txlint.lazy import cst
 from txlint.rule import Finding, Invalid, Rule, Valid, dedent
 from txlint.settings import Settings, contains_any
 
