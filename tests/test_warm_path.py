@@ -267,3 +267,23 @@ def test_importing_txlint_does_not_import_libcst() -> None:
     for every run."""
     result = subprocess.run([sys.executable, "-c", IMPORT_ALL], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+LAZY = """
+import sys
+from txlint.lazy import lazy_module
+stand_in = lazy_module("colorsys")
+assert "colorsys" not in sys.modules
+assert stand_in.rgb_to_hsv is sys.modules["colorsys"].rgb_to_hsv
+# Loaded: the hook is gone and the names are the stand-in's own, read as in any module.
+assert "__getattr__" not in vars(stand_in) and vars(stand_in)["hls_to_rgb"] is sys.modules["colorsys"].hls_to_rgb
+try:
+    stand_in.no_such_name
+except AttributeError:
+    print("ok")
+"""
+
+
+def test_a_lazy_module_imports_on_the_first_read_and_then_is_an_ordinary_module() -> None:
+    result = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True, check=False)
+    assert result.stdout.strip() == "ok", result.stderr

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from txlint.lazy import import_libcst
+
 if TYPE_CHECKING:  # imported when a pool starts: a run the cache answers starts none
     from concurrent.futures import ProcessPoolExecutor
 
@@ -72,6 +74,8 @@ class Workers:
             self._pool = ProcessPoolExecutor(self.jobs)
             return list(self._pool.map(function, items, chunksize=chunk))
         global _shared
+        # Work worth a pool parses: libcst imported here once, not by each worker.
+        import_libcst()
         # A worker may map in turn: its own work is back in place when that map ends.
         outer, _shared = _shared, _Shared(function, items)
         # The parent's objects move out of the collector's reach: a collection in a worker

@@ -5,6 +5,7 @@ from __future__ import annotations
 from txlint.django.model import children, target_names
 from txlint.lazy import cst
 
+
 def names_read(*nodes: cst.CSTNode) -> set[str]:
     """The variables `nodes` read from outside themselves.
 
