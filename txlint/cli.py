@@ -484,7 +484,7 @@ def _read_problem(path: str, error: OSError) -> str:
 
 
 def _check_source(path: str, data: bytes, args: argparse.Namespace, write: bool) -> FileReport:
-    from txlint.engine import SourceFile, analyse, fix_source
+    from txlint.engine import SourceFile, analyse, fix_source  # the engine and the rules: only when a file is checked
 
     report = FileReport(path)
     try:
