@@ -52,6 +52,12 @@ class JobDispatchedInTransaction(Rule):
     is then raised by the commit, not caught there. No fix when the call's result is
     used (`job = queue.enqueue(...)`) or it is awaited.
 
+    Tests that check a job was sent need one change after the fix: Django's
+    `TestCase` runs each test in a transaction it never commits, so `on_commit`
+    callbacks do not run there. Run the code under test inside
+    `with self.captureOnCommitCallbacks(execute=True):` (Django 3.2+; pytest-django's
+    `django_capture_on_commit_callbacks` fixture), or use `TransactionTestCase`.
+
     ## Options
     `dispatchers`: qualified names of project functions that enqueue jobs.
     `atomic_contexts`: extra context managers or decorators that open a transaction.
