@@ -200,7 +200,7 @@ def _project_files(store: Store, paths: list[str], workers: Workers) -> _Read:
             previous[path] = recorded
     if not unread:
         return _Read([project_file for project_file in found if project_file is not None], 0, previous)
-    from txlint import indexing  # imports libcst: a run the cache answers does without
+    from txlint import indexing  # the index's modules: a run the cache answers does without them
 
     return _Read(*indexing.read_files(store, found, unread, workers), previous)
 
@@ -253,7 +253,7 @@ def _project_facts(root: str, cache_dir: str | None, workers: Workers) -> Projec
             facts = replace(known, files=len(read.files), read=store.reads, parsed=parsed)
     if facts is None:
         hint = known.dispatch_chains if known is not None else {}
-        from txlint import indexing  # imports libcst: a run the cache answers does without
+        from txlint import indexing  # the index's modules: a run the cache answers does without them
 
         facts = indexing.indexed_facts(store, read.files, configured, workers, parsed, hint)
     store.remember("facts", (signature, facts.to_plain()))
